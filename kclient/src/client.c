@@ -1,0 +1,376 @@
+/* client.c - the client object, its event loop and timers. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+#define KC_DEFAULT_QPS 50.0
+#define KC_DEFAULT_BURST 100
+#define KC_DEFAULT_ATTEMPTS 8
+
+static uint64_t default_clock(void *ud)
+{
+    (void)ud;
+    return kc_now_ns();
+}
+
+static void apply_defaults(kc_client_options *o)
+{
+    if (o->qps == 0)
+        o->qps = KC_DEFAULT_QPS;
+    if (o->burst <= 0)
+        o->burst = KC_DEFAULT_BURST;
+    if (o->max_attempts <= 0)
+        o->max_attempts = KC_DEFAULT_ATTEMPTS;
+    if (o->backoff_initial_ms <= 0)
+        o->backoff_initial_ms = 200;
+    if (o->backoff_max_ms <= 0)
+        o->backoff_max_ms = 30000;
+    if (o->connect_timeout_ms <= 0)
+        o->connect_timeout_ms = 10000;
+    if (o->request_timeout_ms == 0)
+        o->request_timeout_ms = 60000;
+    if (o->low_speed_time_s == 0)
+        o->low_speed_time_s = 30;
+    if (o->max_connections <= 0)
+        o->max_connections = 4;
+    if (o->keepalive_s == 0)
+        o->keepalive_s = 10;
+    if (o->max_response_bytes == 0)
+        o->max_response_bytes = (size_t)256 << 20;
+    if (!o->clock)
+        o->clock = default_clock;
+}
+
+/* With tls-server-name the URL names the TLS host (so curl sends it as SNI
+ * and verifies the certificate against it) and CONNECT_TO sends the TCP
+ * connection to the real server. */
+static kc_code setup_server(kc_client *c, kc_error *err)
+{
+    const char *server = c->cfg->server;
+    if (!c->cfg->tls_server_name) {
+        c->base_url = strdup(server);
+        return c->base_url ? KC_OK : KC_ENOMEM;
+    }
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    if (!u || curl_url_set(u, CURLUPART_URL, server, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_HOST, c->cfg->tls_server_name, 0) != CURLUE_OK) {
+        curl_free(host);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return kc_error_set(err, KC_ECONFIG, "server %s: cannot parse URL", server);
+    }
+    char *url = NULL;
+    curl_url_get(u, CURLUPART_URL, &url, 0);
+    c->base_url = url ? strdup(url) : NULL;
+    size_t n = url ? strlen(c->base_url) : 0;
+    if (n && c->base_url[n - 1] == '/')
+        c->base_url[n - 1] = '\0';
+    c->connect_to = kc_asprintf("%s:%s:%s:%s", c->cfg->tls_server_name, port, host, port);
+    c->connect_to_list.data = c->connect_to;
+    c->connect_to_list.next = NULL;
+    curl_free(url);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return c->base_url && c->connect_to ? KC_OK : KC_ENOMEM;
+}
+
+static kc_code setup_multi(kc_client *c)
+{
+    c->multi = curl_multi_init();
+    if (!c->multi)
+        return KC_ENOMEM;
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opts.max_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+    return KC_OK;
+}
+
+kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client **out,
+                      kc_error *err)
+{
+    *out = NULL;
+    if (!cfg)
+        return kc_error_set(err, KC_EINVAL, "kc_client_new: no configuration");
+    kc_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return kc_error_set(err, KC_ENOMEM, "out of memory");
+    c->cfg = cfg;
+    if (opts)
+        c->opts = *opts;
+    apply_defaults(&c->opts);
+    c->user_agent = strdup(c->opts.user_agent ? c->opts.user_agent : "kclient/" KC_VERSION);
+    c->opts.user_agent = c->user_agent;
+    uint64_t now = c->opts.clock(c->opts.clock_ud);
+    c->rng = now ^ (uint64_t)(uintptr_t)c ^ 0x5DEECE66Dull;
+    kc_token_bucket_init(&c->bucket, c->opts.qps, c->opts.burst, now);
+    c->backoff = (kc_backoff){(uint64_t)c->opts.backoff_initial_ms * 1000000ull,
+                              (uint64_t)c->opts.backoff_max_ms * 1000000ull, 2.0, 0.5};
+    kc_code rc = c->user_agent ? setup_server(c, err) : KC_ENOMEM;
+    if (rc == KC_OK)
+        rc = setup_multi(c);
+    if (rc != KC_OK) {
+        if (rc == KC_ENOMEM)
+            kc_error_set(err, rc, "out of memory");
+        kc_client_free(c);
+        return rc;
+    }
+    if (cfg->insecure_skip_tls_verify)
+        kc_log(c, 1, "warning: TLS verification disabled for %s (insecure-skip-tls-verify in %s)",
+               cfg->server, cfg->origin ? cfg->origin : "kubeconfig");
+    *out = c;
+    return KC_OK;
+}
+
+kc_config *kc_client_config(kc_client *c) { return c->cfg; }
+
+uint64_t kc_client_now(const kc_client *c) { return c->opts.clock(c->opts.clock_ud); }
+
+void kc_log(const kc_client *c, int level, const char *fmt, ...)
+{
+    if (!c || !c->opts.log || level > c->opts.verbosity)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *line = kc_vasprintf(fmt, ap);
+    va_end(ap);
+    if (line)
+        c->opts.log(c->opts.log_ud, level, line);
+    free(line);
+}
+
+/* --- timers: a binary min-heap on due time --- */
+
+static int timer_less(const kc_timer *a, const kc_timer *b)
+{
+    return a->due_ns < b->due_ns || (a->due_ns == b->due_ns && a->id < b->id);
+}
+
+static void heap_swap(kc_timer_heap *h, size_t i, size_t j)
+{
+    kc_timer *t = h->items[i];
+    h->items[i] = h->items[j];
+    h->items[j] = t;
+}
+
+static void heap_up(kc_timer_heap *h, size_t i)
+{
+    while (i > 0 && timer_less(h->items[i], h->items[(i - 1) / 2])) {
+        heap_swap(h, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void heap_down(kc_timer_heap *h, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->len && timer_less(h->items[l], h->items[m]))
+            m = l;
+        if (r < h->len && timer_less(h->items[r], h->items[m]))
+            m = r;
+        if (m == i)
+            return;
+        heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+static kc_timer *heap_pop(kc_timer_heap *h)
+{
+    kc_timer *top = h->items[0];
+    h->items[0] = h->items[--h->len];
+    heap_down(h, 0);
+    return top;
+}
+
+uint64_t kc_client_timer(kc_client *c, long delay_ms, kc_timer_cb cb, void *ud)
+{
+    kc_timer_heap *h = &c->timers;
+    if (h->len == h->cap) {
+        size_t cap = h->cap ? h->cap * 2 : 64;
+        kc_timer **items = realloc(h->items, cap * sizeof(*items));
+        if (!items)
+            return 0;
+        h->items = items;
+        h->cap = cap;
+    }
+    kc_timer *t = calloc(1, sizeof(*t));
+    if (!t)
+        return 0;
+    t->due_ns = kc_client_now(c) + (uint64_t)(delay_ms > 0 ? delay_ms : 0) * 1000000ull;
+    t->id = ++h->next_id;
+    t->cb = cb;
+    t->ud = ud;
+    h->items[h->len++] = t;
+    heap_up(h, h->len - 1);
+    return t->id;
+}
+
+uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud)
+{
+    uint64_t id = kc_client_timer(c, 0, cb, ud);
+    if (!id)
+        return 0;
+    for (size_t i = 0; i < c->timers.len; i++) {
+        if (c->timers.items[i]->id == id) {
+            c->timers.items[i]->due_ns = due_ns;
+            heap_down(&c->timers, i);
+            heap_up(&c->timers, i);
+            break;
+        }
+    }
+    return id;
+}
+
+void kc_client_timer_cancel(kc_client *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->timers.len; i++) {
+        if (c->timers.items[i]->id == id) {
+            c->timers.items[i]->cancelled = 1;
+            return;
+        }
+    }
+}
+
+void kc_timers_run_due(kc_client *c)
+{
+    uint64_t now = kc_client_now(c);
+    kc_timer_heap *h = &c->timers;
+    /* Only timers due now: ones added by callbacks wait for the next round. */
+    while (h->len && h->items[0]->due_ns <= now) {
+        kc_timer *t = heap_pop(h);
+        if (!t->cancelled)
+            t->cb(c, t->ud);
+        free(t);
+    }
+}
+
+uint64_t kc_timers_next_due(const kc_client *c)
+{
+    return c->timers.len ? c->timers.items[0]->due_ns : UINT64_MAX;
+}
+
+/* --- the loop --- */
+
+static void read_multi_messages(kc_client *c)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(c->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        kc_request *r = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode rc = msg->data.result;
+        curl_multi_remove_handle(c->multi, msg->easy_handle);
+        if (r)
+            kc_request_on_transfer_done(r, rc);
+    }
+}
+
+static long wait_budget_ms(kc_client *c, long max_wait_ms)
+{
+    long wait = max_wait_ms < 0 ? 1000 : max_wait_ms;
+    long curl_ms = -1;
+    curl_multi_timeout(c->multi, &curl_ms);
+    if (curl_ms >= 0 && curl_ms < wait)
+        wait = curl_ms;
+    uint64_t next = kc_timers_next_due(c);
+    if (next != UINT64_MAX) {
+        uint64_t now = kc_client_now(c);
+        long t = next <= now ? 0 : (long)((next - now + 999999) / 1000000);
+        if (t < wait)
+            wait = t;
+    }
+    if (c->done_head)
+        wait = 0;
+    return wait;
+}
+
+int kc_client_run_once(kc_client *c, long max_wait_ms)
+{
+    int running = 0;
+    long wait = wait_budget_ms(c, max_wait_ms);
+    if (wait > 0)
+        curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
+    curl_multi_perform(c->multi, &running);
+    read_multi_messages(c);
+    kc_timers_run_due(c);
+    kc_request_complete_queue(c);
+    return c->pending;
+}
+
+int kc_client_run(kc_client *c, long timeout_ms)
+{
+    uint64_t end = timeout_ms < 0 ? UINT64_MAX : kc_client_now(c) + (uint64_t)timeout_ms * 1000000ull;
+    while (c->pending > 0) {
+        uint64_t now = kc_client_now(c);
+        if (now >= end)
+            break;
+        long left = end == UINT64_MAX ? -1 : (long)((end - now) / 1000000ull);
+        kc_client_run_once(c, left);
+    }
+    return c->pending;
+}
+
+void kc_client_wakeup(kc_client *c) { curl_multi_wakeup(c->multi); }
+
+int kc_client_pending(const kc_client *c) { return c->pending; }
+
+void kc_client_get_stats(const kc_client *c, kc_client_stats *out) { *out = c->stats; }
+
+void kc_client_count(kc_client *c, const char *method, long status)
+{
+    char code[8];
+    if (status > 0 && status < 1000)
+        snprintf(code, sizeof(code), "%d", (int)status);
+    else
+        snprintf(code, sizeof(code), "<error>");
+    for (size_t i = 0; i < c->ncounts; i++) {
+        if (strcmp(c->counts[i].method, method) == 0 && strcmp(c->counts[i].code, code) == 0) {
+            c->counts[i].count++;
+            return;
+        }
+    }
+    if (c->ncounts == KC_MAX_COUNT_KEYS)
+        return;
+    kc_count_entry *e = &c->counts[c->ncounts++];
+    snprintf(e->method, sizeof(e->method), "%s", method);
+    snprintf(e->code, sizeof(e->code), "%s", code);
+    e->count = 1;
+}
+
+void kc_client_each_request_count(const kc_client *c,
+                                  void (*cb)(const char *, const char *, uint64_t, void *),
+                                  void *ud)
+{
+    for (size_t i = 0; i < c->ncounts; i++)
+        cb(c->counts[i].method, c->counts[i].code, c->counts[i].count, ud);
+}
+
+void kc_client_free(kc_client *c)
+{
+    if (!c)
+        return;
+    c->in_free = 1;
+    kc_request_cancel_all(c);
+    kc_request_complete_queue(c);
+    for (size_t i = 0; i < c->timers.len; i++)
+        free(c->timers.items[i]);
+    free(c->timers.items);
+    if (c->discovery_free)
+        c->discovery_free(c->discovery);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    free(c->base_url);
+    free(c->connect_to);
+    free(c->user_agent);
+    free(c);
+}

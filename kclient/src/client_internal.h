@@ -1,0 +1,129 @@
+/* client_internal.h - the client, its loop and the request state machine.
+ * Not installed. */
+#ifndef KCLIENT_CLIENT_INTERNAL_H
+#define KCLIENT_CLIENT_INTERNAL_H
+
+#include <curl/curl.h>
+#include <stdint.h>
+
+#include "config_internal.h"
+#include "kclient/client.h"
+#include "kclient/ratelimit.h"
+#include "kclient/request.h"
+#include "util.h"
+
+typedef struct kc_timer {
+    uint64_t due_ns;
+    uint64_t id;
+    kc_timer_cb cb;
+    void *ud;
+    int cancelled;
+} kc_timer;
+
+typedef struct kc_timer_heap {
+    kc_timer **items;
+    size_t len, cap;
+    uint64_t next_id;
+} kc_timer_heap;
+
+typedef enum kc_req_state {
+    KC_REQ_WAITING, /* waiting for backoff or the token bucket */
+    KC_REQ_ACTIVE,  /* in the curl multi */
+    KC_REQ_DONE
+} kc_req_state;
+
+struct kc_request {
+    kc_client *client;
+    kc_req_state state;
+    char *method;
+    char *url;
+    char *path;          /* for messages: path without the server */
+    char *accept;
+    char *content_type;
+    char *body;
+    size_t body_len;
+    int idempotent;
+    int max_attempts;
+    long timeout_ms;
+    int no_rate_limit;
+    int (*on_data)(const char *buf, size_t len, void *ud);
+    void (*on_open)(long http_status, void *ud);
+    void *stream_ud;
+    kc_done_cb cb;
+    void *ud;
+
+    CURL *easy;
+    struct curl_slist *headers;
+    kc_strbuf resp_body;
+    char *resp_content_type;
+    char *pf_flow_schema;
+    char *pf_priority_level;
+    double retry_after_header; /* < 0 when absent */
+    long http_status;
+    int streamed;              /* data was handed to on_data */
+    int too_large;
+    int cancelled;
+    int aborted_by_stream;
+    int refreshed_auth;
+    int attempts;
+    uint64_t start_ns;
+    uint64_t timer_id;
+    char curl_errbuf[CURL_ERROR_SIZE];
+    kc_error outcome;             /* set when done, handed to the callback */
+    struct kc_request *next_done; /* completion queue */
+    struct kc_request *live_prev, *live_next; /* every request not yet freed */
+};
+
+#define KC_MAX_COUNT_KEYS 64
+
+typedef struct kc_count_entry {
+    char method[8];
+    char code[8];
+    uint64_t count;
+} kc_count_entry;
+
+struct kc_client {
+    kc_config *cfg;
+    kc_client_options opts;
+    CURLM *multi;
+    char *base_url;        /* server, or https://tls-server-name:port when set */
+    char *connect_to;      /* CURLOPT_CONNECT_TO entry when tls-server-name is set */
+    struct curl_slist connect_to_list; /* one-entry list pointing at connect_to */
+    char *user_agent;
+    kc_token_bucket bucket;
+    kc_backoff backoff;
+    uint64_t rng;
+    kc_timer_heap timers;
+    int pending;
+    struct kc_request *done_head, *done_tail;
+    struct kc_request *live_head;
+    kc_client_stats stats;
+    kc_count_entry counts[KC_MAX_COUNT_KEYS];
+    size_t ncounts;
+    void *discovery;       /* discovery cache, owned by discovery.c */
+    void (*discovery_free)(void *);
+    int in_free;
+};
+
+/* Timer heap (client.c). */
+void kc_timers_run_due(kc_client *c);
+uint64_t kc_timers_next_due(const kc_client *c);
+
+/* Transport (transport.c): prepare the easy handle for one attempt. */
+kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err);
+/* Classify a finished transfer into an error (KC_OK for 2xx). */
+void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err);
+
+/* Request engine (request.c). */
+void kc_request_on_transfer_done(kc_request *r, CURLcode rc);
+void kc_request_complete_queue(kc_client *c);
+void kc_request_cancel_all(kc_client *c);
+uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud);
+
+/* Send and drive the loop until done (rest.c). */
+kc_code kc_send_sync(kc_client *c, const kc_request_spec *spec, char **body_out, size_t *len_out,
+                     kc_error *err);
+
+void kc_client_count(kc_client *c, const char *method, long status);
+
+#endif

@@ -1,0 +1,281 @@
+/* transport.c - one attempt of a request as a curl easy transfer: TLS,
+ * credentials, headers, timeouts, and what came back. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client_internal.h"
+
+static void kc_transport_env_proxy(CURL *e);
+
+static char *header_value(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return NULL;
+    const char *v = line + n + 1;
+    const char *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && isspace((unsigned char)end[-1]))
+        end--;
+    return kc_strndup0(v, (size_t)(end - v));
+}
+
+/* Retry-After is delta-seconds or an HTTP date. */
+static double parse_retry_after(const char *v)
+{
+    char *end;
+    double secs = strtod(v, &end);
+    if (end != v && *end == '\0')
+        return secs < 0 ? 0 : secs;
+    time_t when = curl_getdate(v, NULL);
+    if (when < 0)
+        return -1;
+    double d = difftime(when, time(NULL));
+    return d < 0 ? 0 : d;
+}
+
+static void reset_response(kc_request *r)
+{
+    kc_strbuf_free(&r->resp_body);
+    free(r->resp_content_type);
+    free(r->pf_flow_schema);
+    free(r->pf_priority_level);
+    r->resp_content_type = r->pf_flow_schema = r->pf_priority_level = NULL;
+    r->retry_after_header = -1;
+    r->http_status = 0;
+    r->too_large = 0;
+    r->curl_errbuf[0] = '\0';
+}
+
+static void header_end(kc_request *r)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    r->http_status = status;
+    if (r->on_open && status >= 200 && status < 300)
+        r->on_open(status, r->stream_ud);
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+    kc_request *r = ud;
+    size_t len = size * nitems;
+    char *v;
+    if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        reset_response(r); /* a new response (after 100 Continue, or a retry) */
+    } else if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+        header_end(r);
+    } else if ((v = header_value(buf, len, "Retry-After"))) {
+        r->retry_after_header = parse_retry_after(v);
+        free(v);
+    } else if ((v = header_value(buf, len, "Content-Type"))) {
+        free(r->resp_content_type);
+        r->resp_content_type = v;
+    } else if ((v = header_value(buf, len, "X-Kubernetes-PF-FlowSchema-UID"))) {
+        free(r->pf_flow_schema);
+        r->pf_flow_schema = v;
+    } else if ((v = header_value(buf, len, "X-Kubernetes-PF-PriorityLevel-UID"))) {
+        free(r->pf_priority_level);
+        r->pf_priority_level = v;
+    }
+    return len;
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    kc_request *r = ud;
+    size_t len = size * nmemb;
+    if (r->on_data && r->http_status >= 200 && r->http_status < 300) {
+        r->streamed = 1;
+        if (r->on_data(ptr, len, r->stream_ud) != 0) {
+            r->aborted_by_stream = 1;
+            return 0; /* CURLE_WRITE_ERROR ends the transfer */
+        }
+        return len;
+    }
+    if (r->resp_body.len + len > r->client->opts.max_response_bytes) {
+        r->too_large = 1;
+        return 0;
+    }
+    return kc_strbuf_append(&r->resp_body, ptr, len) == 0 ? len : 0;
+}
+
+static kc_code add_header(kc_request *r, const char *h)
+{
+    struct curl_slist *l = curl_slist_append(r->headers, h);
+    if (!l)
+        return KC_ENOMEM;
+    r->headers = l;
+    return KC_OK;
+}
+
+static kc_code set_headers(kc_client *c, kc_request *r, const kc_credentials *cred)
+{
+    char line[256];
+    snprintf(line, sizeof(line), "Accept: %s", r->accept ? r->accept : "application/json");
+    kc_code rc = add_header(r, line);
+    if (rc == KC_OK && r->content_type) {
+        snprintf(line, sizeof(line), "Content-Type: %s", r->content_type);
+        rc = add_header(r, line);
+    }
+    if (rc == KC_OK)
+        rc = add_header(r, "Expect:"); /* no 100-continue round trip */
+    if (rc == KC_OK && cred->token) {
+        char *auth = kc_asprintf("Authorization: Bearer %s", cred->token);
+        rc = auth ? add_header(r, auth) : KC_ENOMEM;
+        if (auth)
+            kc_free_secret(auth, strlen(auth));
+    }
+    (void)c;
+    return rc;
+}
+
+static void set_tls(kc_client *c, CURL *e, const kc_credentials *cred)
+{
+    const kc_config *cfg = c->cfg;
+    if (cfg->insecure_skip_tls_verify) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    } else if (cfg->ca_pem) {
+        struct curl_blob ca = {cfg->ca_pem, cfg->ca_pem_len, CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+    }
+    if (cred->cert_pem && cred->key_pem) {
+        struct curl_blob cert = {(void *)cred->cert_pem, cred->cert_pem_len, CURL_BLOB_COPY};
+        struct curl_blob key = {(void *)cred->key_pem, cred->key_pem_len, CURL_BLOB_COPY};
+        curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+    }
+    if (cred->username) {
+        curl_easy_setopt(e, CURLOPT_USERNAME, cred->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, cred->password ? cred->password : "");
+    }
+}
+
+static void set_timeouts(kc_client *c, kc_request *r, CURL *e)
+{
+    const kc_client_options *o = &c->opts;
+    long timeout = r->timeout_ms ? r->timeout_ms : o->request_timeout_ms;
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout > 0 ? timeout : 0L);
+    /* A stream that is legitimately quiet (a watch) must not trip the
+     * low-speed check; dead links there are the watch layer's business. */
+    if (o->low_speed_time_s > 0 && !r->on_data) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
+    }
+    if (o->keepalive_s > 0) {
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, o->keepalive_s);
+        curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, o->keepalive_s);
+    }
+}
+
+static void set_method_and_body(kc_request *r, CURL *e)
+{
+    if (strcmp(r->method, "GET") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    if (r->body || strcmp(r->method, "DELETE") != 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+    }
+}
+
+kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
+{
+    kc_credentials cred;
+    int force_refresh = r->refreshed_auth == 1; /* once, after a 401 */
+    if (force_refresh)
+        r->refreshed_auth = 2;
+    kc_code rc = kc_config_credentials(c->cfg, force_refresh, &cred, err);
+    if (rc != KC_OK)
+        return rc;
+    if (!r->easy && !(r->easy = curl_easy_init()))
+        return kc_error_set(err, KC_ENOMEM, "out of memory");
+    CURL *e = r->easy;
+    curl_easy_reset(e);
+    curl_slist_free_all(r->headers);
+    r->headers = NULL;
+    reset_response(r);
+    r->streamed = 0;
+    if (set_headers(c, r, &cred) != KC_OK)
+        return kc_error_set(err, KC_ENOMEM, "out of memory");
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_errbuf);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     c->opts.http1_only ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+    if (c->connect_to)
+        curl_easy_setopt(e, CURLOPT_CONNECT_TO, &c->connect_to_list);
+    if (c->cfg->proxy_url)
+        curl_easy_setopt(e, CURLOPT_PROXY, c->cfg->proxy_url);
+    else
+        kc_transport_env_proxy(e);
+    set_tls(c, e, &cred);
+    set_timeouts(c, r, e);
+    set_method_and_body(r, e);
+    return KC_OK;
+}
+
+/* Like Go's ProxyFromEnvironment (what kubectl uses): HTTPS_PROXY and
+ * NO_PROXY apply, but never to loopback addresses. */
+static void kc_transport_env_proxy(CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "localhost,127.0.0.1,::1");
+}
+
+static kc_code transport_code(CURLcode rc)
+{
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT: return KC_ETIMEDOUT;
+    case CURLE_OUT_OF_MEMORY: return KC_ENOMEM;
+    default: return KC_ETRANSPORT;
+    }
+}
+
+void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err)
+{
+    if (r->too_large) {
+        kc_error_set(err, KC_EDECODE, "response larger than %zu bytes (max_response_bytes)",
+                     r->client->opts.max_response_bytes);
+        err->http_status = r->http_status;
+        return;
+    }
+    if (rc == CURLE_PEER_FAILED_VERIFICATION) {
+        kc_error_set(err, KC_ETRANSPORT,
+                     "TLS verification of %s failed: %s (curl %d); check the cluster's "
+                     "certificate-authority in %s",
+                     r->client->base_url, r->curl_errbuf[0] ? r->curl_errbuf : "bad certificate",
+                     (int)rc, r->client->cfg->origin ? r->client->cfg->origin : "the kubeconfig");
+        return;
+    }
+    if (rc != CURLE_OK) {
+        const char *detail = r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(rc);
+        kc_error_set(err, transport_code(rc), "%s (curl %d)", detail, (int)rc);
+        return;
+    }
+    long status = r->http_status;
+    if (status >= 200 && status < 300) {
+        kc_error_clear(err);
+        return;
+    }
+    err->retry_after = r->retry_after_header;
+    kc_error_from_status(err, status, r->resp_body.data, r->resp_body.len);
+}
