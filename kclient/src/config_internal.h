@@ -57,6 +57,7 @@ struct kc_config {
     /* caches */
     char *file_token;         /* last content read from token_file */
     struct timespec file_token_mtime;
+    off_t file_token_size;    /* with the mtime: re-read when either changes */
     time_t file_token_checked;
     char *exec_token;         /* last exec credential */
     char *exec_cert_pem;

@@ -48,6 +48,11 @@ char *kc_exec_info_json(const kc_config *cfg);
  * Returns 0, or -1 when s is not one. */
 int kc_rfc3339_parse(const char *s, time_t *out);
 
+/* Overwrite every string in a cJSON tree (and its siblings) before it is
+ * freed, when it held credentials. */
+struct cJSON;
+void kc_json_cleanse(struct cJSON *node);
+
 /* Cleanse and free what r holds; r is left empty. */
 void kc_exec_result_clear(kc_exec_result *r);
 

@@ -1,0 +1,3 @@
+module kclient.io/test/faultproxy
+
+go 1.24.0
