@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,8 +88,8 @@ func startEtcd(dir string) (*embed.Etcd, string, error) {
 	cfg.AdvertisePeerUrls = []url.URL{*purl}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.LogLevel = "warn"
-	cfg.LogOutputs = []string{"stderr"}
-	cfg.UnsafeNoFsync = true // test data; the page cache survives a process exit
+	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")} // keep apiserver.log readable
+	cfg.UnsafeNoFsync = true                                  // test data; the page cache survives a process exit
 	cfg.QuotaBackendBytes = 2 << 30
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {
@@ -232,9 +233,97 @@ var bootstrapBindings = []rbacv1.ClusterRoleBinding{
 	},
 }
 
+func i32(v int32) *int32 { return &v }
+
+// The "writer" user's requests go to their own APF priority level with a
+// short queue, so that in-flight limits turn a burst from "writer" into 429s
+// (stock APF would mostly queue them: the global-default level holds up to
+// 6 queues x 50 requests per flow). Seats of the level = ceil((
+// --max-requests-inflight + --max-mutating-requests-inflight) * 100 / 345):
+// 174 with the defaults, 1 with --max-requests-inflight=1
+// --max-mutating-requests-inflight=1. Up to 50 more wait in one queue; the
+// rest are rejected at once with 429 and Retry-After.
+const writerAPFName = "kclient-writer"
+
+var writerPriorityLevel = flowcontrolv1.PriorityLevelConfiguration{
+	ObjectMeta: metav1.ObjectMeta{Name: writerAPFName, Labels: map[string]string{"kclient.io/localcluster": "bootstrap"}},
+	Spec: flowcontrolv1.PriorityLevelConfigurationSpec{
+		Type: flowcontrolv1.PriorityLevelEnablementLimited,
+		Limited: &flowcontrolv1.LimitedPriorityLevelConfiguration{
+			NominalConcurrencyShares: i32(100),
+			LendablePercent:          i32(0),
+			BorrowingLimitPercent:    i32(0),
+			LimitResponse: flowcontrolv1.LimitResponse{
+				Type: flowcontrolv1.LimitResponseTypeQueue,
+				Queuing: &flowcontrolv1.QueuingConfiguration{
+					Queues: 1, HandSize: 1, QueueLengthLimit: 50,
+				},
+			},
+		},
+	},
+}
+
+var writerFlowSchema = flowcontrolv1.FlowSchema{
+	ObjectMeta: metav1.ObjectMeta{Name: writerAPFName, Labels: map[string]string{"kclient.io/localcluster": "bootstrap"}},
+	Spec: flowcontrolv1.FlowSchemaSpec{
+		PriorityLevelConfiguration: flowcontrolv1.PriorityLevelConfigurationReference{Name: writerAPFName},
+		MatchingPrecedence:         500,
+		DistinguisherMethod:        &flowcontrolv1.FlowDistinguisherMethod{Type: flowcontrolv1.FlowDistinguisherMethodByUserType},
+		Rules: []flowcontrolv1.PolicyRulesWithSubjects{{
+			Subjects: []flowcontrolv1.Subject{{
+				Kind: flowcontrolv1.SubjectKindUser,
+				User: &flowcontrolv1.UserSubject{Name: "writer"},
+			}},
+			ResourceRules: []flowcontrolv1.ResourcePolicyRule{{
+				Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"},
+				Namespaces: []string{"*"}, ClusterScope: true,
+			}},
+			NonResourceRules: []flowcontrolv1.NonResourcePolicyRule{{
+				Verbs: []string{"*"}, NonResourceURLs: []string{"*"},
+			}},
+		}},
+	},
+}
+
+// ensureWriterAPF creates or resets the writer's priority level and flow schema.
+func ensureWriterAPF(ctx context.Context, cs kubernetes.Interface) error {
+	pls := cs.FlowcontrolV1().PriorityLevelConfigurations()
+	pl := writerPriorityLevel.DeepCopy()
+	if _, err := pls.Create(ctx, pl, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		cur, err := pls.Get(ctx, pl.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec = pl.Spec
+		cur.Labels = pl.Labels
+		if _, err := pls.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	fss := cs.FlowcontrolV1().FlowSchemas()
+	fs := writerFlowSchema.DeepCopy()
+	if _, err := fss.Create(ctx, fs, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
+		cur, err := fss.Get(ctx, fs.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Spec = fs.Spec
+		cur.Labels = fs.Labels
+		if _, err := fss.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
 // bootstrap runs, inside the control plane process, the cluster-role
 // aggregation controller (so "view", "edit", "admin" get their rules without
-// a controller-manager) and creates the harness' ClusterRoleBindings.
+// a controller-manager), creates the harness' ClusterRoleBindings and the
+// writer's API Priority and Fairness objects.
 func bootstrap(ctx context.Context, dir string, port int) error {
 	cfg, err := adminRESTConfig(dir, port)
 	if err != nil {
@@ -277,6 +366,18 @@ func bootstrap(ctx context.Context, dir string, port int) error {
 				return ctx.Err()
 			case <-time.After(500 * time.Millisecond):
 			}
+		}
+	}
+	for {
+		err := ensureWriterAPF(ctx, cs)
+		if err == nil {
+			break
+		}
+		logf("bootstrap: APF objects for writer: %v (retrying)", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
 		}
 	}
 	// Wait for aggregation to fill "view" (what the limited user relies on).
