@@ -54,7 +54,7 @@ void kc_watch_decoder_free(kc_watch_decoder *d)
     free(d);
 }
 
-size_t kc_watch_decoder_buffered(const kc_watch_decoder *d) { return d->end - d->start; }
+size_t kc_watch_decoder_buffered(const kc_watch_decoder *d) { return d ? d->end - d->start : 0; }
 
 const char *kc_watch_event_type_name(kc_watch_event_type type)
 {
@@ -114,7 +114,9 @@ static int buffer_reserve(kc_watch_decoder *d, size_t len)
     if (d->cap - d->end >= len)
         return 0;
     size_t live = d->end - d->start;
-    if (d->start >= live || live + len > d->cap)
+    /* Moving live bytes is paid for by at least as many consumed ones, or
+     * precedes a doubling anyway (and makes realloc carry less). */
+    if (d->start > 0 && (d->start >= live || live + len > d->cap))
         buffer_compact(d);
     if (d->cap - d->end >= len)
         return 0;
@@ -229,24 +231,26 @@ static int decode_status(kc_watch_event *ev, kc_error *err)
     return 1;
 }
 
-/* Why root is not a watch event, written to what; NULL when it is one. */
-static const char *check_event(const cJSON *root, char *what, size_t len)
+/* Why root is not a watch event (written to what when formatted), or NULL
+ * with *type and *object set when it is one. */
+static const char *check_event(const cJSON *root, kc_watch_event_type *type, cJSON **object,
+                               char *what, size_t len)
 {
-    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
-    const cJSON *object = cJSON_GetObjectItemCaseSensitive(root, "object");
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "type");
+    *object = cJSON_GetObjectItemCaseSensitive(root, "object");
     if (!cJSON_IsObject(root))
         return "not a JSON object";
-    if (!type)
+    if (!t)
         return "missing \"type\"";
-    if (!cJSON_IsString(type))
+    if (!cJSON_IsString(t))
         return "\"type\" is not a string";
-    if (parse_type(type->valuestring) == KC_WATCH_NONE) {
-        snprintf(what, len, "unknown type \"%.40s\"", type->valuestring);
+    if ((*type = parse_type(t->valuestring)) == KC_WATCH_NONE) {
+        snprintf(what, len, "unknown type \"%.40s\"", t->valuestring);
         return what;
     }
-    if (!object)
+    if (!*object)
         return "missing \"object\"";
-    if (!cJSON_IsObject(object))
+    if (!cJSON_IsObject(*object))
         return "\"object\" is not a JSON object";
     return NULL;
 }
@@ -255,20 +259,22 @@ static const char *check_event(const cJSON *root, char *what, size_t len)
 static int decode_event(cJSON *root, uint64_t off, kc_watch_event *ev, kc_error *err)
 {
     char what[64];
-    const char *problem = check_event(root, what, sizeof(what));
+    kc_watch_event_type type = KC_WATCH_NONE;
+    cJSON *object = NULL;
+    const char *problem = check_event(root, &type, &object, what, sizeof(what));
     if (problem) {
         cJSON_Delete(root);
         return bad_line(err, off, problem);
     }
-    ev->type = parse_type(cJSON_GetObjectItemCaseSensitive(root, "type")->valuestring);
-    ev->object = cJSON_DetachItemViaPointer(root, cJSON_GetObjectItemCaseSensitive(root, "object"));
+    ev->type = type;
+    ev->object = cJSON_DetachItemViaPointer(root, object);
     cJSON_Delete(root);
     const cJSON *rv = get_path(ev->object, "metadata", "resourceVersion");
     if (cJSON_IsString(rv) && !(ev->resource_version = strdup(rv->valuestring)))
         return kc_error_set(err, KC_ENOMEM, "watch decoder: out of memory");
-    if (ev->type == KC_WATCH_BOOKMARK)
+    if (type == KC_WATCH_BOOKMARK)
         ev->initial_events_end = is_initial_events_end(ev->object);
-    if (ev->type == KC_WATCH_ERROR)
+    if (type == KC_WATCH_ERROR)
         return decode_status(ev, err);
     return 1;
 }

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "kc_proxy.h"
 #include "kc_test.h"
 #include "kclient/bulk.h"
 
@@ -411,6 +412,66 @@ START_TEST(storm_429_all_written)
 }
 END_TEST
 
+typedef struct cutter {
+    results x;
+    kct_proxy *px;
+    int cuts;
+} cutter;
+
+static void collect_and_cut(void *ud, const kc_bulk_result *r)
+{
+    cutter *c = ud;
+    collect(&c->x, r);
+    if (c->x.n % 150 == 0 && c->cuts < 3) { /* reset every connection, mid-batch */
+        kct_proxy_ctl(c->px, "cut-once");
+        c->cuts++;
+    }
+}
+
+START_TEST(connections_cut_mid_batch)
+{
+    enum { N = 800 };
+    kct_proxy px;
+    kct_proxy_start(&px, kct_cluster_port(NULL));
+    kc_config *acfg = kct_config(NULL, "kubeconfig");
+    kc_client *admin = kct_client(acfg, NULL);
+    char *ns = kct_namespace(admin, "bulkcut");
+    create_podgroups(admin, ns, N, "cut");
+    kc_config *pcfg = kct_config_via_proxy(NULL, "kubeconfig", &px);
+    kc_client *c = kct_client(pcfg, NULL);
+    cutter cut = {{0}, &px, 0};
+    kc_bulk_options o = apply_opts(ns, "{\"status\":{\"phase\":\"Running\",\"running\":5}}", NULL);
+    o.type = KC_PATCH_MERGE; /* merge: idempotent, so retried after a reset */
+    o.force = 0;
+    o.label_selector = "batch=cut";
+    o.on_result = collect_and_cut;
+    o.result_ud = &cut;
+    kc_bulk_summary sum;
+    kc_error err = KC_ERROR_INIT;
+    kc_code rc = kc_patch_status_all(c, &o, &sum, &err);
+    fprintf(stderr, "cut: %d cuts, %llu requests, %llu retries, outcomes ok=%d transport=%d\n",
+            cut.cuts, (unsigned long long)sum.requests, (unsigned long long)sum.retries,
+            cut.x.by_outcome[KC_BULK_OK], cut.x.by_outcome[KC_BULK_TRANSPORT_ERROR]);
+    if (rc != KC_OK)
+        kct_fail_err("bulk through cuts", &err);
+    ck_assert_int_eq(cut.cuts, 3);
+    ck_assert_int_eq(cut.x.by_outcome[KC_BULK_OK], N);
+    ck_assert_uint_gt(sum.retries, 0); /* the cuts did hit requests in flight */
+    /* the final report matches what the server holds */
+    check_state s = {0, 0, 0, "Running", "kclient-bulk-test"};
+    kc_ref coll = {GROUP, "v1alpha1", "podgroups", ns, NULL, NULL};
+    KCT_OK(kc_list_each(admin, &coll, NULL, check_item, &s, NULL, &err), &err);
+    ck_assert_int_eq(s.n, N);
+    ck_assert_int_eq(s.wrong, 0);
+    kc_client_free(c);
+    kc_config_free(pcfg);
+    kc_client_free(admin);
+    kc_config_free(acfg);
+    kct_proxy_stop(&px);
+    free(ns);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bulk");
@@ -421,6 +482,7 @@ int main(void)
     tcase_add_test(tc, dry_run_changes_nothing);
     tcase_add_test(tc, merge_and_json_types_and_bad_input);
     tcase_add_test(tc, deadline_reports_every_item);
+    tcase_add_test(tc, connections_cut_mid_batch);
     suite_add_tcase(s, tc);
     TCase *storm = tcase_create("storm");
     tcase_set_timeout(storm, 900);
