@@ -74,6 +74,30 @@ static inline void kct_proxy_ctl(const kct_proxy *px, const char *what)
     ck_assert_msg(rc == CURLE_OK && status == 200, "proxy control %s failed", what);
 }
 
+static size_t kct_collect(char *p, size_t sz, size_t n, void *ud)
+{
+    strncat((char *)ud, p, sz * n < 4000 ? sz * n : 4000);
+    return sz * n;
+}
+
+/* total_conns from /status: connections the proxy has accepted so far. */
+static inline int kct_proxy_total_conns(const kct_proxy *px)
+{
+    char url[128], body[8192] = "";
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/status", px->control_port);
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, kct_collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
+    ck_assert_int_eq(curl_easy_perform(e), CURLE_OK);
+    curl_easy_cleanup(e);
+    cJSON *j = cJSON_Parse(body);
+    int n = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "total_conns"));
+    cJSON_Delete(j);
+    return n;
+}
+
 static inline void kct_proxy_stop(kct_proxy *px)
 {
     if (px->pid > 0) {
