@@ -38,6 +38,10 @@ static void apply_defaults(kc_client_options *o)
         o->max_connections = 4;
     if (o->keepalive_s == 0)
         o->keepalive_s = 10;
+    if (o->health_check_ms == 0)
+        o->health_check_ms = 10000;
+    if (o->health_timeout_ms <= 0)
+        o->health_timeout_ms = 5000;
     if (o->max_response_bytes == 0)
         o->max_response_bytes = (size_t)256 << 20;
     if (!o->clock)
@@ -324,7 +328,87 @@ void kc_client_wakeup(kc_client *c) { curl_multi_wakeup(c->multi); }
 
 int kc_client_pending(const kc_client *c) { return c->pending; }
 
-void kc_client_get_stats(const kc_client *c, kc_client_stats *out) { *out = c->stats; }
+void kc_client_get_stats(const kc_client *c, kc_client_stats *out)
+{
+    *out = c->stats;
+    out->dead_links = c->dead_links;
+}
+
+/* --- dead links: a quiet stream is fine, a link that answers nothing is not --- */
+
+/* Drop every connection: active transfers fail as if the peer had reset
+ * them (watches resume, idempotent requests retry) and new ones connect
+ * afresh.  A dead HTTP/2 connection would otherwise be reused forever. */
+static void reset_connections(kc_client *c)
+{
+    CURLM *old = c->multi;
+    if (setup_multi(c) != KC_OK) {
+        c->multi = old;
+        return;
+    }
+    for (kc_request *r = c->live_head; r; r = r->live_next) {
+        if (r->state != KC_REQ_ACTIVE)
+            continue;
+        curl_multi_remove_handle(old, r->easy);
+        r->state = KC_REQ_WAITING;
+        snprintf(r->curl_errbuf, sizeof(r->curl_errbuf),
+                 "the connection was found dead by the health check");
+        kc_request_on_transfer_done(r, CURLE_RECV_ERROR);
+    }
+    curl_multi_cleanup(old);
+}
+
+static void on_probe(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
+{
+    (void)resp;
+    (void)ud;
+    c->probe = NULL;
+    if (err->code != KC_ETRANSPORT && err->code != KC_ETIMEDOUT)
+        return; /* any answer, even 401, proves the link alive */
+    c->dead_links++;
+    kc_log(c, 1, "warning: no answer from %s within %ld ms: dropping its connections",
+           c->cfg->server, c->opts.health_timeout_ms);
+    reset_connections(c);
+}
+
+static void send_probe(kc_client *c)
+{
+    kc_request_spec spec = {.method = "GET",
+                            .path = "/healthz",
+                            .accept = "*/*",
+                            .max_attempts = 1,
+                            .timeout_ms = c->opts.health_timeout_ms,
+                            .no_rate_limit = 1};
+    kc_error err = KC_ERROR_INIT;
+    if (kc_request_send(c, &spec, on_probe, NULL, &c->probe, &err) != KC_OK)
+        c->probe = NULL;
+    kc_error_clear(&err);
+}
+
+static void health_tick(kc_client *c, void *ud)
+{
+    (void)ud;
+    c->health_timer = 0;
+    if (c->streams_active <= 0 || c->in_free)
+        return;
+    uint64_t now = kc_client_now(c);
+    uint64_t quiet = (uint64_t)c->opts.health_check_ms * 1000000ull;
+    if (!c->probe && now - c->last_rx_ns >= quiet)
+        send_probe(c);
+    long step = c->opts.health_check_ms / 4 > 250 ? c->opts.health_check_ms / 4 : 250;
+    c->health_timer = kc_client_timer(c, step, health_tick, NULL);
+}
+
+void kc_client_stream_started(kc_client *c)
+{
+    c->streams_active++;
+    if (!c->last_rx_ns)
+        c->last_rx_ns = kc_client_now(c);
+    if (!c->health_timer && c->opts.health_check_ms > 0)
+        c->health_timer = kc_client_timer(c, 250, health_tick, NULL);
+}
+
+void kc_client_stream_ended(kc_client *c) { c->streams_active--; }
 
 void kc_client_count(kc_client *c, const char *method, long status)
 {

@@ -18,6 +18,8 @@ typedef struct kc_timer {
     kc_timer_cb cb;
     void *ud;
     int cancelled;
+    int in_curl_callback;       /* inside on_header/on_body: defer removal */
+    int counted_stream;
 } kc_timer;
 
 typedef struct kc_timer_heap {
@@ -63,6 +65,8 @@ struct kc_request {
     int streamed;              /* data was handed to on_data */
     int too_large;
     int cancelled;
+    int in_curl_callback;       /* inside on_header/on_body: defer removal */
+    int counted_stream;
     int aborted_by_stream;
     int refreshed_auth;
     int attempts;
@@ -103,6 +107,12 @@ struct kc_client {
     void *discovery;       /* discovery cache, owned by discovery.c */
     void (*discovery_free)(void *);
     int in_free;
+    /* dead-link detection for long-lived streams */
+    int streams_active;
+    uint64_t last_rx_ns;
+    uint64_t health_timer;
+    struct kc_request *probe;
+    uint64_t dead_links;
 };
 
 /* Timer heap (client.c). */
@@ -123,6 +133,10 @@ uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void 
 /* Send and drive the loop until done (rest.c). */
 kc_code kc_send_sync(kc_client *c, const kc_request_spec *spec, char **body_out, size_t *len_out,
                      kc_error *err);
+
+/* Health check (client.c). */
+void kc_client_stream_started(kc_client *c);
+void kc_client_stream_ended(kc_client *c);
 
 void kc_client_count(kc_client *c, const char *method, long status);
 

@@ -27,10 +27,10 @@
 #include "util.h"
 
 #define KC_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-/* Files a kubeconfig refers to (CA, cert, key, token) are small; this
- * stops a path such as /var/log/huge from being slurped. */
+/* Kubeconfigs and the files they refer to (CA, cert, key, token) are
+ * small; this stops a path such as /var/log/huge from being slurped. */
 #define KC_MAX_REF_FILE (16 * 1024 * 1024)
-/* read_ref's code for a device or other non-file. */
+/* read_file_checked's code for a device, pipe or socket. */
 #define KC_ENOTREG (-1)
 
 /* ---- errors ---- */
@@ -64,9 +64,11 @@ static kc_code nomem(kc_error *err) { return kc_error_set(err, KC_ENOMEM, "out o
 
 /* ---- files ---- */
 
-/* Read a file a kubeconfig refers to.  Returns 0, an errno value, or
- * KC_ENOTREG for devices (a fuzzer's /dev/zero must not hang us). */
-static int read_ref(const char *path, char **data, size_t *len)
+/* Read a whole file.  Returns 0, an errno value, or KC_ENOTREG for
+ * anything but a regular file unless allow_special (a path inside a
+ * kubeconfig, perhaps fuzzed, must not make us read /dev/zero; the
+ * kubeconfig itself may well be /dev/null or a pipe from <(...)). */
+static int read_file_checked(const char *path, int allow_special, char **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
@@ -75,11 +77,17 @@ static int read_ref(const char *path, char **data, size_t *len)
         return errno;
     if (S_ISDIR(st.st_mode))
         return EISDIR;
-    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+    if (!S_ISREG(st.st_mode) && !allow_special)
         return KC_ENOTREG;
-    if (S_ISREG(st.st_mode) && st.st_size > KC_MAX_REF_FILE)
+    if (st.st_size > KC_MAX_REF_FILE)
         return EFBIG;
     return kc_read_file(path, data, len) == 0 ? 0 : errno;
+}
+
+/* A file a kubeconfig refers to: CA, certificate, key, token. */
+static int read_ref(const char *path, char **data, size_t *len)
+{
+    return read_file_checked(path, 0, data, len);
 }
 
 static const char *ref_strerror(int e) { return e == KC_ENOTREG ? "not a regular file" : strerror(e); }
@@ -292,18 +300,20 @@ static kc_code set_add_buffer(kc_set *s, const char *buf, size_t len, const char
 }
 
 /* Read and add one kubeconfig file.  A missing file is skipped unless
- * must_exist (an explicit --kubeconfig, or ~/.kube/config). */
-static kc_code set_add_file(kc_set *s, const char *path, int must_exist, kc_error *err)
+ * must_exist (an explicit --kubeconfig, or ~/.kube/config), and so is an
+ * empty one when allow_empty. */
+static kc_code set_add_file(kc_set *s, const char *path, int must_exist, int allow_empty,
+                            kc_error *err)
 {
     char *buf;
     size_t len;
-    int e = read_ref(path, &buf, &len);
+    int e = read_file_checked(path, 1, &buf, &len);
     if (e == ENOENT && !must_exist)
         return KC_OK;
     if (e != 0)
         return file_fail(err, path, "%s", ref_strerror(e));
     char *dir = dir_of(path);
-    kc_code rc = dir ? set_add_buffer(s, buf, len, path, dir, !must_exist, err) : nomem(err);
+    kc_code rc = dir ? set_add_buffer(s, buf, len, path, dir, allow_empty, err) : nomem(err);
     free(dir);
     kc_free_secret(buf, len);
     return rc;
@@ -977,10 +987,12 @@ kc_code kc_config_from_buffer(const char *yaml, size_t len, const char *origin,
         return kc_error_set(err, KC_EINVAL, "kc_config_from_buffer: out is NULL");
     *out = NULL;
     kc_set s = {0};
+    const kc_config_options *o = opts ? opts : &no_options;
     const char *name = origin ? origin : "<buffer>";
-    kc_code rc = set_add_buffer(&s, yaml ? yaml : "", yaml ? len : 0, name, base_dir, 0, err);
+    kc_code rc = set_add_buffer(&s, yaml ? yaml : "", yaml ? len : 0, name, base_dir,
+                                opt(o->server) != NULL, err);
     if (rc == KC_OK)
-        rc = resolve(&s, opts ? opts : &no_options, out, err);
+        rc = resolve(&s, o, out, err);
     set_free(&s);
     return rc;
 }
@@ -994,14 +1006,14 @@ static kc_code load_list(kc_set *s, const char *list, kc_error *err)
     kc_code rc = KC_OK;
     char *save = NULL;
     for (char *p = strtok_r(copy, ":", &save); p && rc == KC_OK; p = strtok_r(NULL, ":", &save))
-        rc = set_add_file(s, p, 0, err);
+        rc = set_add_file(s, p, 0, 1, err);
     free(copy);
     if (rc == KC_OK && s->ndocs == 0)
         rc = file_fail(err, list, "none of the files in $KUBECONFIG exist");
     return rc;
 }
 
-static kc_code load_default(kc_set *s, kc_error *err)
+static kc_code load_default(kc_set *s, int allow_empty, kc_error *err)
 {
     const char *list = getenv("KUBECONFIG");
     if (list && *list)
@@ -1010,7 +1022,7 @@ static kc_code load_default(kc_set *s, kc_error *err)
     if (!home || !*home)
         return kc_error_set(err, KC_ECONFIG, "kubeconfig: neither $KUBECONFIG nor $HOME is set");
     char *path = kc_asprintf("%s/.kube/config", home);
-    kc_code rc = path ? set_add_file(s, path, 1, err) : nomem(err);
+    kc_code rc = path ? set_add_file(s, path, 1, allow_empty, err) : nomem(err);
     free(path);
     return rc;
 }
@@ -1022,8 +1034,9 @@ kc_code kc_config_load(const kc_config_options *opts, kc_config **out, kc_error 
     *out = NULL;
     const kc_config_options *o = opts ? opts : &no_options;
     kc_set s = {0};
-    kc_code rc = opt(o->kubeconfig) ? set_add_file(&s, o->kubeconfig, 1, err)
-                                    : load_default(&s, err);
+    int allow_empty = opt(o->server) != NULL; /* kubectl --kubeconfig /dev/null --server x */
+    kc_code rc = opt(o->kubeconfig) ? set_add_file(&s, o->kubeconfig, 1, allow_empty, err)
+                                    : load_default(&s, allow_empty, err);
     if (rc == KC_OK)
         rc = resolve(&s, o, out, err);
     set_free(&s);

@@ -368,6 +368,29 @@ static int spawn_plugin(const kc_exec_config *e, char **envp, plugin_run *r)
     return 0;
 }
 
+/* Whether cmd names something we may execute: a path directly, a bare
+ * name through $PATH, as posix_spawnp will search.  Checked first because
+ * not every posix_spawnp reports a failed exec (some exit 127 instead). */
+static int command_exists(const char *cmd)
+{
+    if (strchr(cmd, '/'))
+        return access(cmd, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    for (const char *p = path;; p++) {
+        size_t n = strcspn(p, ":");
+        char *full = n ? kc_asprintf("%.*s/%s", (int)n, p, cmd) : kc_asprintf("./%s", cmd);
+        int ok = full && access(full, X_OK) == 0;
+        free(full);
+        if (ok)
+            return 1;
+        p += n;
+        if (!*p)
+            return 0;
+    }
+}
+
 static long ms_left(const struct timespec *deadline)
 {
     struct timespec now;
@@ -540,7 +563,7 @@ static kc_code run_with_env(const kc_config *cfg, char **envp, int timeout_ms,
     plugin_run r = {.out_fd = -1, .err_fd = -1};
     kc_strbuf_init(&r.out);
     kc_strbuf_init(&r.err);
-    int e = spawn_plugin(cfg->exec, envp, &r);
+    int e = command_exists(cfg->exec->command) ? spawn_plugin(cfg->exec, envp, &r) : ENOENT;
     if (e != 0)
         return spawn_error(cfg, e, err);
     clock_gettime(CLOCK_MONOTONIC, &r.deadline);

@@ -59,6 +59,10 @@ static void finish(kc_request *r, const kc_error *err)
         kc_client_timer_cancel(c, r->timer_id);
     r->timer_id = 0;
     r->state = KC_REQ_DONE;
+    if (r->counted_stream) {
+        r->counted_stream = 0;
+        kc_client_stream_ended(c);
+    }
     r->on_data = NULL;
     r->on_open = NULL;
     if (kc_error_copy(&r->outcome, err) != KC_OK)
@@ -119,6 +123,9 @@ void kc_request_cancel(kc_request *r)
     if (!r || r->state == KC_REQ_DONE)
         return;
     r->cancelled = 1;
+    if (r->in_curl_callback)
+        return; /* curl forbids removing a transfer from its own callback: the
+                   callback's caller sees `cancelled` and ends the transfer */
     finish_code(r, KC_ECANCELLED, "request cancelled");
 }
 
@@ -257,6 +264,10 @@ void kc_request_on_transfer_done(kc_request *r, CURLcode rc)
     kc_error err = KC_ERROR_INIT;
     r->state = KC_REQ_WAITING; /* removed from the multi by the caller */
     count_response(c, r, rc);
+    if (r->cancelled) {
+        finish_code(r, KC_ECANCELLED, "request cancelled");
+        return;
+    }
     if (r->aborted_by_stream) {
         finish_code(r, KC_ECANCELLED, "stream closed by its consumer");
         return;
@@ -354,6 +365,10 @@ kc_code kc_request_send(kc_client *c, const kc_request_spec *spec, kc_done_cb cb
     r->state = KC_REQ_WAITING;
     live_link(c, r);
     c->pending++;
+    if (r->on_data) {
+        r->counted_stream = 1;
+        kc_client_stream_started(c);
+    }
     if (out)
         *out = r;
     schedule(r, 0);

@@ -55,8 +55,11 @@ static void header_end(kc_request *r)
     long status = 0;
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     r->http_status = status;
-    if (r->on_open && status >= 200 && status < 300)
+    if (r->on_open && status >= 200 && status < 300) {
+        r->in_curl_callback = 1;
         r->on_open(status, r->stream_ud);
+        r->in_curl_callback = 0;
+    }
 }
 
 static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
@@ -64,6 +67,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
     kc_request *r = ud;
     size_t len = size * nitems;
     char *v;
+    r->client->last_rx_ns = kc_client_now(r->client);
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         reset_response(r); /* a new response (after 100 Continue, or a retry) */
     } else if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
@@ -88,9 +92,15 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     kc_request *r = ud;
     size_t len = size * nmemb;
+    r->client->last_rx_ns = kc_client_now(r->client);
+    if (r->cancelled)
+        return 0;
     if (r->on_data && r->http_status >= 200 && r->http_status < 300) {
         r->streamed = 1;
-        if (r->on_data(ptr, len, r->stream_ud) != 0) {
+        r->in_curl_callback = 1;
+        int stop = r->on_data(ptr, len, r->stream_ud);
+        r->in_curl_callback = 0;
+        if (stop || r->cancelled) {
             r->aborted_by_stream = 1;
             return 0; /* CURLE_WRITE_ERROR ends the transfer */
         }

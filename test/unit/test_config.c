@@ -1199,11 +1199,18 @@ START_TEST(test_server_only_override)
     /* kubectl --server works with no context at all */
     kc_config_options o = {.server = "https://only:1/"};
     kc_config *cfg = NULL;
-    ck_assert_int_eq(kc_config_from_buffer("", 0, "x", NULL, &o, &cfg, NULL), KC_ECONFIG);
     ck_assert_int_eq(kc_config_from_buffer("kind: Config", 12, "x", NULL, &o, &cfg, NULL), KC_OK);
     ck_assert_str_eq(kc_config_server(cfg), "https://only:1");
     ck_assert_str_eq(kc_config_context(cfg), "");
+    ck_assert_str_eq(kc_config_namespace(cfg), "default");
     kc_config_free(cfg);
+    /* an empty kubeconfig is fine then, as with --kubeconfig /dev/null */
+    o.kubeconfig = "/dev/null";
+    cfg = load_ok(&o);
+    ck_assert_str_eq(kc_config_server(cfg), "https://only:1");
+    ck_assert_str_eq(cfg->origin, "/dev/null");
+    kc_config_free(cfg);
+    o.kubeconfig = NULL;
     kc_error err = KC_ERROR_INIT;
     o.server = "only:1";
     ck_assert_int_eq(kc_config_from_buffer("kind: Config", 12, "x", NULL, &o, &cfg, &err),

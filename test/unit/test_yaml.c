@@ -78,7 +78,7 @@ START_TEST(test_scalar_types)
         {"v: 0x", "{\"v\":\"0x\"}"},      {"v: 0o8", "{\"v\":\"0o8\"}"},
         {"v: 2001-12-14", "{\"v\":\"2001-12-14\"}"},
         {"v: 1e", "{\"v\":\"1e\"}"},      {"v: .", "{\"v\":\".\"}"},
-        {"v: -", "{\"v\":\"-\"}"},        {"v: 1.2.3", "{\"v\":\"1.2.3\"}"},
+        {"v: -x", "{\"v\":\"-x\"}"},        {"v: 1.2.3", "{\"v\":\"1.2.3\"}"},
         /* no JSON form: kept as text */
         {"v: .inf", "{\"v\":\".inf\"}"},  {"v: .nan", "{\"v\":\".nan\"}"},
         {"v: 1e999", "{\"v\":\"1e999\"}"},
@@ -147,7 +147,8 @@ START_TEST(test_json_round_trip)
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
         expect_same_as_json(docs[i], docs[i]);
 
-    /* deep, but within both cJSON's and our nesting limits */
+    /* Deep, but within both cJSON's and our nesting limits.  Compared as
+     * text: cJSON_Compare is exponential in the depth of objects. */
     kc_strbuf sb;
     kc_strbuf_init(&sb);
     for (int i = 0; i < 200; i++)
@@ -155,7 +156,7 @@ START_TEST(test_json_round_trip)
     kc_strbuf_appends(&sb, "1");
     for (int i = 0; i < 200; i++)
         kc_strbuf_appends(&sb, "]}");
-    expect_same_as_json(sb.data, sb.data);
+    expect_json(sb.data, sb.data);
     kc_strbuf_free(&sb);
 }
 END_TEST
@@ -225,7 +226,7 @@ START_TEST(test_alias_expansion_cap)
                          "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
                          "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n";
     expect_error(laughs, strlen(laughs),
-                 "in: line 4 column 64: aliases expand to more than 10000 nodes");
+                 "in: line 4 column 36: aliases expand to more than 10000 nodes");
     /* Up to level c is 110 + 1110 = 1220 nodes: fine. */
     cJSON *j = NULL;
     kc_error err = KC_ERROR_INIT;

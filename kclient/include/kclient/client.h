@@ -60,6 +60,12 @@ typedef struct kc_client_options {
     long max_connections;     /* connections per host; 0 = 4 */
     long keepalive_s;         /* TCP keepalive idle and interval; 0 = 10; < 0 off */
     int http1_only;           /* 1 = do not negotiate HTTP/2 */
+    long health_check_ms;     /* while streams (watches) are open and nothing has been received
+                                 for this long, probe the server; 0 = 10000; < 0 = off */
+    long health_timeout_ms;   /* a probe unanswered this long means the link is dead: every
+                                 connection is dropped and re-made, watches resume, idempotent
+                                 requests retry; 0 = 5000.  Worst-case detection is the sum
+                                 (15 s by default; client-go's HTTP/2 ping takes up to 45 s) */
     size_t max_response_bytes;/* 0 = 256 MiB; larger bodies fail with KC_EDECODE */
     const char *user_agent;   /* NULL = "kclient/" KC_VERSION */
     uint64_t (*clock)(void *ud); /* monotonic ns; NULL = CLOCK_MONOTONIC */
@@ -117,6 +123,7 @@ typedef struct kc_client_stats {
     uint64_t transport_errors;
     uint64_t retries;
     uint64_t throttle_wait_ns; /* time spent waiting for the token bucket */
+    uint64_t dead_links;       /* times the health check found the link dead */
 } kc_client_stats;
 void kc_client_get_stats(const kc_client *c, kc_client_stats *out);
 

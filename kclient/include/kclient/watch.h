@@ -127,6 +127,59 @@ const char *kc_watch_event_type_name(kc_watch_event_type type);
  * Watch stream API (on the client's loop)
  * ====================================================================== */
 
+/* A watch: one long-lived handle that keeps a watch stream open on the
+ * client's loop.  After a drop (connection lost, server timeout, a dead link
+ * found by the client's health check) it reconnects with jittered
+ * exponential backoff and resumes from the last resourceVersion it saw
+ * (events and bookmarks).  When the server says that version is gone (an
+ * ERROR event with 410 Expired, HTTP 410, or "too large resource version"),
+ * it calls on_gone and waits: the owner relists and calls kc_watch_resume
+ * with the list's resourceVersion (the informer does this).
+ *
+ * Stop with kc_watch_stop: the one way to tear a watch down, safe from
+ * inside its own callbacks; no callback runs after it returns. */
+typedef struct kc_watch kc_watch;
+
+typedef struct kc_watch_options {
+    kc_ref ref;                  /* group/version/resource; namespace_ NULL = all; name ignored */
+    const char *label_selector;
+    const char *field_selector;
+    const char *resource_version; /* start after this version; NULL/"" = from now */
+    int no_bookmarks;            /* 0 = allowWatchBookmarks=true (default) */
+    long timeout_min_s;          /* server-side timeoutSeconds drawn from [min, max); 0 = 300 */
+    long timeout_max_s;          /* 0 = 600 (client-go's randomisation) */
+    long backoff_initial_ms;     /* reconnect backoff; 0 = 800 */
+    long backoff_max_ms;         /* 0 = 30000 */
+    long backoff_reset_ms;       /* a stream that lived this long resets the backoff; 0 = 120000 */
+    /* Each event; ev is borrowed for the callback (take ev->object by
+     * setting it to NULL).  BOOKMARK events are passed on too. */
+    void (*on_event)(kc_watch *w, kc_watch_event *ev, void *ud);
+    /* The stream dropped and will be retried (informational; may be NULL). */
+    void (*on_error)(kc_watch *w, const kc_error *err, void *ud);
+    /* The resourceVersion is too old: relist, then kc_watch_resume.  When
+     * NULL the watch resumes from "now" by itself (events in the gap are
+     * lost: only for callers that do not care). */
+    void (*on_gone)(kc_watch *w, const kc_error *err, void *ud);
+    /* A stream has been opened (HTTP 200 received). */
+    void (*on_open)(kc_watch *w, void *ud);
+    void *ud;
+} kc_watch_options;
+
+/* Start watching.  opts is copied.  *out stays valid until kc_watch_stop. */
+kc_code kc_watch_start(kc_client *c, const kc_watch_options *opts, kc_watch **out, kc_error *err);
+
+/* After on_gone: continue from resource_version (NULL = from now). */
+void kc_watch_resume(kc_watch *w, const char *resource_version);
+
+/* The last resourceVersion seen (borrowed; may be NULL). */
+const char *kc_watch_resource_version(const kc_watch *w);
+
+/* Streams opened so far (1 + reconnections). */
+unsigned kc_watch_streams(const kc_watch *w);
+
+/* Stop and free.  NULL is allowed. */
+void kc_watch_stop(kc_watch *w);
+
 #ifdef __cplusplus
 }
 #endif
