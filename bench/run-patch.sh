@@ -180,7 +180,7 @@ t0=$(date +%s.%N)
 		kubectl --kubeconfig "$2" -n "$3" patch pg "pg-$i" --subresource=status --type merge -p "$4" >/dev/null 2>&1 || exit 1
 	done' _ "$KUBECTL_N" "$KC" "$NS" "$patch"
 t1=$(date +%s.%N)
-python3 "$BENCH/report.py" timed "$WORK/time.txt" kubectl "$KUBECTL_N" 1 "$(echo "$t1 - $t0" | bc -l)" | emit kubectl 1
+python3 "$BENCH/report.py" timed "$WORK/time.txt" kubectl "$KUBECTL_N" 1 "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" | emit kubectl 1
 if ((!SKIP_PY)); then
 	log "python: sequential loop over $PY_N objects"
 	timeout $STEP_TIMEOUT "$BENCH/.venv/bin/python" "$BENCH/py_patch.py" --kubeconfig "$KC" -n "$NS" \

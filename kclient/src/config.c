@@ -90,7 +90,10 @@ static int read_ref(const char *path, char **data, size_t *len)
     return read_file_checked(path, 0, data, len);
 }
 
-static const char *ref_strerror(int e) { return e == KC_ENOTREG ? "not a regular file" : strerror(e); }
+static const char *ref_strerror(int e)
+{
+    return e == KC_ENOTREG ? "not a regular file" : strerror(e);
+}
 
 static char *dir_of(const char *path)
 {
@@ -330,7 +333,8 @@ typedef struct entry {
 } entry;
 
 /* "kubeconfig <file>: <kind> "<name>": <problem>" */
-static kc_code entry_fail(const entry *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static kc_code entry_fail(const entry *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static kc_code entry_fail(const entry *e, const char *fmt, ...)
 {
@@ -519,7 +523,8 @@ static kc_code check_cluster_fields(const entry *e, const cluster_fields *f)
     if (!has_scheme(f->server, server_schemes))
         return entry_fail(e, "server: must start with https:// or http://");
     if (f->proxy_url && !has_scheme(f->proxy_url, proxy_schemes))
-        return entry_fail(e, "proxy-url: must start with http://, https://, socks5:// or socks5h://");
+        return entry_fail(e, "proxy-url: must start with http://, https://, socks5:// or "
+                             "socks5h://");
     return KC_OK;
 }
 
@@ -529,7 +534,8 @@ static kc_code load_ca(const entry *e, int insecure, pem *ca)
     if (rc != KC_OK || !ca->data)
         return rc;
     if (insecure) /* kubectl refuses this combination too */
-        return entry_fail(e, "specifying a root certificates file with the insecure flag is not allowed");
+        return entry_fail(e, "specifying a root certificates file with the insecure flag is "
+                             "not allowed");
     if (!has_cert(ca->data, ca->len))
         return entry_fail(e, "%s: no PEM certificate found", ca->label);
     return KC_OK;
@@ -574,7 +580,8 @@ static kc_code check_pair(const entry *e, const pem *cert, const pem *key)
     if (!key->data)
         return entry_fail(e, "client certificate given without client-key or client-key-data");
     if (!cert->data)
-        return entry_fail(e, "client key given without client-certificate or client-certificate-data");
+        return entry_fail(e, "client key given without client-certificate or "
+                             "client-certificate-data");
     X509 *x = read_cert(cert->data, cert->len);
     EVP_PKEY *k = x ? read_key(key) : NULL;
     kc_code rc = KC_OK;
@@ -843,7 +850,8 @@ static kc_code fill_user(kc_config *cfg, const entry *e)
     if (rc == KC_OK)
         rc = fill_client_cert(cfg, e);
     if (rc == KC_OK)
-        rc = fill_exec(cfg, e, f.token || f.token_file || f.username || f.password || cfg->cert_pem);
+        rc = fill_exec(cfg, e,
+                       f.token || f.token_file || f.username || f.password || cfg->cert_pem);
     if (rc == KC_OK)
         rc = fill_token(cfg, e, &f);
     if (rc != KC_OK)

@@ -20,6 +20,7 @@ struct kc_lease {
     int stopped, releasing, in_callback;
     kc_request *req;
     uint64_t timer;
+    uint64_t deadline_timer;  /* fires renew_deadline after our last renewal */
     uint64_t last_renew_ns;   /* our last successful write as leader */
     char *holder;             /* observed holder */
     char *observed_renew;     /* observed spec.renewTime, to see change */
@@ -48,6 +49,8 @@ static void lease_free(kc_lease *l)
 {
     if (l->timer)
         kc_client_timer_cancel(l->client, l->timer);
+    if (l->deadline_timer)
+        kc_client_timer_cancel(l->client, l->deadline_timer);
     free(l->ns);
     free(l->name);
     free(l->id);
@@ -107,12 +110,34 @@ static void observe(kc_lease *l, const char *holder, const char *renew, int dura
     }
 }
 
+/* A leader that has not renewed by the deadline steps down at once, before
+ * its lease can expire for the others (lease duration > renew deadline). */
+static void on_deadline(kc_client *c, void *ud)
+{
+    (void)c;
+    kc_lease *l = ud;
+    l->deadline_timer = 0;
+    if (l->leader)
+        kc_log(l->client, 1, "lease %s/%s: not renewed within %ld ms", l->ns, l->name,
+               l->o.renew_deadline_ms);
+    set_leader(l, 0);
+}
+
+static void arm_deadline(kc_lease *l)
+{
+    if (l->deadline_timer)
+        kc_client_timer_cancel(l->client, l->deadline_timer);
+    l->deadline_timer = kc_client_timer(l->client, l->o.renew_deadline_ms, on_deadline, l);
+}
+
 static void schedule(kc_lease *l, long ms)
 {
     if (l->stopped)
         return;
     /* jitter 1.2 as client-go's wait.JitterUntil */
     long jittered = ms + (long)(kc_rand_unit(&l->rng) * 0.2 * (double)ms);
+    if (l->timer)
+        kc_client_timer_cancel(l->client, l->timer);
     l->timer = kc_client_timer(l->client, jittered, tick, l);
 }
 
@@ -168,6 +193,7 @@ static void on_write(kc_client *c, const kc_response *resp, const kc_error *err,
     }
     if (err->code == KC_OK) {
         l->last_renew_ns = kc_client_now(l->client);
+        arm_deadline(l);
         observe(l, l->id, NULL, (int)(l->o.lease_duration_ms / 1000));
         set_leader(l, 1);
     } else {
@@ -254,12 +280,7 @@ static void tick(kc_client *c, void *ud)
             finish_stop(l);
         return;
     }
-    uint64_t now = kc_client_now(c);
-    /* a leader that could not renew in time steps down before its lease can
-     * expire for the others */
-    if (l->leader && now - l->last_renew_ns >= (uint64_t)l->o.renew_deadline_ms * MS)
-        set_leader(l, 0);
-    if (l->stopped || l->req)
+    if (l->req)
         return;
     kc_request_spec spec = {.method = "GET",
                             .ref = {"coordination.k8s.io", "v1", "leases", l->ns, l->name, NULL},
@@ -270,9 +291,6 @@ static void tick(kc_client *c, void *ud)
     if (kc_request_send(c, &spec, on_read, l, &l->req, &err) != KC_OK)
         schedule(l, l->o.retry_period_ms);
     kc_error_clear(&err);
-    /* the renew-deadline check must run even while a request hangs */
-    if (l->leader && l->req)
-        l->timer = kc_client_timer(c, l->o.retry_period_ms / 2, tick, l);
 }
 
 kc_code kc_lease_start(kc_client *c, const kc_lease_options *opts, kc_lease **out, kc_error *err)

@@ -115,7 +115,8 @@ START_TEST(test_nested)
                         "  line one\n"
                         "  line two\n",
                         "{\"apiVersion\":\"v1\",\"kind\":\"Config\",\"clusters\":["
-                        "{\"name\":\"a\",\"cluster\":{\"server\":\"https://x:6443\",\"extensions\":[]}},"
+                        "{\"name\":\"a\",\"cluster\":{\"server\":\"https://x:6443\","
+                        "\"extensions\":[]}},"
                         "{\"name\":\"b\",\"cluster\":{\"server\":\"https://y\","
                         "\"insecure-skip-tls-verify\":true}}],"
                         "\"users\":[{},[1,[2,[3,{\"deep\":{\"er\":[null]}}]]]],"
@@ -174,7 +175,8 @@ START_TEST(test_errors_name_line_and_column)
         {"a: *nope\n", "in: line 1 column 4: undefined alias \"nope\""},
         {"a: &x [1, *x]\n", "in: line 1 column 11: alias \"x\" refers to a node that contains it"},
         {"? [a]\n: b\n", "in: line 1 column 3: mapping keys must be scalars"},
-        {"a: &n 1\n*n : 2\n", "in: line 2 column 1: alias \"n\" used as a mapping key is not a string"},
+        {"a: &n 1\n*n : 2\n", "in: line 2 column 1: alias \"n\" used as a mapping key is not a "
+                              "string"},
         {"a: 1\n---\nb: 2\n", "in: line 2 column 1: more than one document"},
         {"a: \"x\n", "in: line 2 column 1: found unexpected end of stream "
                      "(while scanning a quoted scalar at line 1 column 4)"},
@@ -184,6 +186,12 @@ START_TEST(test_errors_name_line_and_column)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         expect_error(cases[i].yaml, strlen(cases[i].yaml), cases[i].message);
+
+    /* libyaml's one JSON incompatibility: escaped UTF-16 surrogates. */
+    const char *surrogates = "{\"e\": \"\\ud83d\\ude00\"}";
+    expect_error(surrogates, strlen(surrogates),
+                 "in: line 1 column 10: found invalid Unicode character escape code "
+                 "(while parsing a quoted scalar at line 1 column 7)");
 
     /* Without an origin the message starts at "line". */
     cJSON *j = NULL;

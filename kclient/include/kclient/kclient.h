@@ -26,6 +26,7 @@
 #include "workqueue.h"
 #include "informer.h"
 #include "lease.h"
+#include "controller.h"
 #include "bulk.h"
 #include "yaml.h"
 

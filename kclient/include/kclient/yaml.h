@@ -15,7 +15,8 @@
  *
  * .inf and .nan stay strings: JSON has no way to write them.  Merge keys
  * ("<<") are not special.  JSON text is valid YAML and comes back as the
- * same tree.
+ * same tree, with one libyaml limit: \u escapes of UTF-16 surrogates
+ * ("\ud83d\ude00") are rejected; the same characters as raw UTF-8 are fine.
  *
  * Anchors and aliases are supported by copying the anchored node.  To stop
  * "billion laughs" inputs, the nodes created by alias copies are capped at
