@@ -171,6 +171,8 @@ int main(int argc, char **argv)
             curl_multi_poll(m, NULL, 0, 1000, NULL);
     }
     double wall = bench_now_s() - t0;
+    bench_mem mem = bench_mem_now(); /* with the client still alive */
+    bench_smaps_report("bench_curl_multi");
     for (long i = 0; i < conc; i++) {
         curl_easy_cleanup(h[i]);
         free(urls[i]);
@@ -185,9 +187,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_curl_multi: %ld failed, first: %s\n", failed, first_error);
     printf("{\"client\":\"%s\",\"n\":%ld,\"concurrency\":%ld,\"ok\":%ld,\"failed\":%ld,"
            "\"http_2xx\":%ld,\"http_4xx\":%ld,\"http_5xx\":%ld,\"requests\":%ld,"
-           "\"wall_s\":%.4f,\"cpu_s\":%.4f,\"user_s\":%.4f,\"sys_s\":%.4f,\"maxrss_kib\":%ld,"
+           "\"wall_s\":%.4f,\"cpu_s\":%.4f,\"user_s\":%.4f,\"sys_s\":%.4f,\"maxrss_kib\":%ld,\"rss_kib\":%ld,\"anon_kib\":%ld,"
            "\"body_bytes\":%zu}\n",
            label, n, conc, ok, failed, by_class[2], by_class[4], by_class[5], done, wall, u.cpu_s,
-           u.user_s, u.sys_s, u.maxrss_kib, body_bytes);
+           u.user_s, u.sys_s, u.maxrss_kib, mem.rss_kib, mem.anon_kib, body_bytes);
     return 0;
 }

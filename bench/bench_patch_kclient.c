@@ -126,6 +126,8 @@ int main(int argc, char **argv)
     double t0 = bench_now_s();
     kc_code rc = kc_patch_status_all(c, &bo, &sum, &err);
     double wall = bench_now_s() - t0;
+    bench_mem mem = bench_mem_now(); /* with the client still alive */
+    bench_smaps_report("bench_patch_kclient");
     if (rc != KC_OK && rc != KC_EHTTP) {
         kc_error_format(&err, line, sizeof(line));
         fprintf(stderr, "bench_patch_kclient: %s\n", line);
@@ -141,10 +143,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_patch_kclient: %ld failed, first: %s\n", t.failed, t.first_error);
     printf("{\"client\":\"%s\",\"n\":%ld,\"concurrency\":%ld,\"ok\":%ld,\"failed\":%ld,"
            "\"http_4xx\":%ld,\"http_5xx\":%ld,\"requests\":%llu,"
-           "\"wall_s\":%.4f,\"cpu_s\":%.4f,\"user_s\":%.4f,\"sys_s\":%.4f,\"maxrss_kib\":%ld,"
+           "\"wall_s\":%.4f,\"cpu_s\":%.4f,\"user_s\":%.4f,\"sys_s\":%.4f,\"maxrss_kib\":%ld,\"rss_kib\":%ld,\"anon_kib\":%ld,"
            "\"p50_ms\":%.2f,\"p99_ms\":%.2f}\n",
            label, n, conc, t.ok, t.failed, t.by_status[4], t.by_status[5],
-           (unsigned long long)st.requests, wall, u.cpu_s, u.user_s, u.sys_s, u.maxrss_kib,
+           (unsigned long long)st.requests, wall, u.cpu_s, u.user_s, u.sys_s, u.maxrss_kib, mem.rss_kib, mem.anon_kib,
            sum.p50_ms, sum.p99_ms);
     return 0; /* failures are in the JSON: the caller decides */
 }

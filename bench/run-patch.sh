@@ -2,8 +2,8 @@
 # bench/run-patch.sh - the status-patch benchmark in one command.
 #
 #   bench/run-patch.sh [--cluster DIR] [-n N] [-c C] [--rounds R] [--kubectl-n K]
-#                      [--python-n P] [--client-only-n M] [--skip-python] [--skip-client-only]
-#                      [--keep]
+#                      [--python-n P] [--client-only-n M] [--client-only-rounds R2]
+#                      [--skip-python] [--skip-client-only] [--skip-callgrind] [--keep]
 #
 # 1. builds the C benchmarks (build/bench/) and the client-go peers;
 #    installs bench/requirements.txt into bench/.venv (once);
@@ -18,7 +18,9 @@
 # 5. a sequential `kubectl patch` loop over K objects (default 50) and the
 #    Python client over P objects (default 200), extrapolated to N;
 # 6. client only: nghttpd (TLS, HTTP/2, answers at once) on one core, each
-#    client on the other, M PATCHes (default 30000), C in flight;
+#    client on the other, M PATCHes (default 30000), C in flight, R2 rounds
+#    (default 5); then kclient and bare libcurl under callgrind (3000
+#    PATCHes minus a 1-PATCH run: instructions per PATCH, immune to noise);
 # 7. prints the tables: absolute numbers and ratios within this run.
 #
 # Everything talks to 127.0.0.1 only.  Each step has a timeout; the whole run
@@ -26,8 +28,8 @@
 # $KC_BENCH_OUT (default /tmp/kclient-bench-patch.jsonl).
 set -euo pipefail
 
-N=2000 C=32 ROUNDS=3 KUBECTL_N=50 PY_N=200 CO_N=30000
-CLUSTER="" SKIP_PY=0 SKIP_CO=0 KEEP=0
+N=2000 C=32 ROUNDS=3 CO_ROUNDS=5 KUBECTL_N=50 PY_N=200 CO_N=30000 CG_N=3000
+CLUSTER="" SKIP_PY=0 SKIP_CO=0 SKIP_CG=0 KEEP=0
 while (($#)); do
 	case $1 in
 	--cluster) CLUSTER=$2; shift 2 ;;
@@ -38,7 +40,9 @@ while (($#)); do
 	--python-n) PY_N=$2; shift 2 ;;
 	--client-only-n) CO_N=$2; shift 2 ;;
 	--skip-python) SKIP_PY=1; shift ;;
+	--client-only-rounds) CO_ROUNDS=$2; shift 2 ;;
 	--skip-client-only) SKIP_CO=1; shift ;;
+	--skip-callgrind) SKIP_CG=1; shift ;;
 	--keep) KEEP=1; shift ;;
 	-h | --help) sed -n '2,27p' "$0"; exit 0 ;;
 	*) echo "run-patch: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -111,8 +115,9 @@ emit() { # phase round < json
 	jq -c --arg phase "$1" --argjson round "$2" '. + {phase: $phase, round: $round}' | tee -a "$OUT" >&2
 }
 jq -nc --argjson n "$N" --argjson c "$C" --argjson r "$ROUNDS" --arg date "$(date -u +%FT%TZ)" \
-	--arg load "$(cut -d' ' -f1-3 /proc/loadavg)" --arg host "$(nproc) cores" \
-	'{phase:"meta", n:$n, concurrency:$c, rounds:$r, date:$date, load:$load, machine:$host}' >>"$OUT"
+	--arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	--arg rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" --arg host "$(nproc) cores" \
+	'{phase:"meta", n:$n, concurrency:$c, rounds:$r, date:$date, load:$load, rev:$rev, machine:$host}' >>"$OUT"
 
 # Every run writes status.running = a value of its own; check_all verifies
 # that every object carries it afterwards (so every peer really patched all).
@@ -125,6 +130,13 @@ check_all() { # value
 		echo "run-patch: after the run writing $1, objects have: $got" >&2
 		return 1
 	fi
+}
+
+check_first() { # count value: pg-0 .. pg-(count-1) carry value
+	local bad
+	bad=$(K get pg -n "$NS" -o json | jq --argjson k "$1" --argjson v "$2" \
+		'[.items[] | select((.metadata.name | ltrimstr("pg-") | tonumber) < $k) | select(.status.running != $v)] | length')
+	[ "$bad" = 0 ] || { echo "run-patch: $bad of the first $1 objects lack the value $2" >&2; return 1; }
 }
 
 URIS=$WORK/uris.txt
@@ -181,10 +193,13 @@ t0=$(date +%s.%N)
 	done' _ "$KUBECTL_N" "$KC" "$NS" "$patch"
 t1=$(date +%s.%N)
 python3 "$BENCH/report.py" timed "$WORK/time.txt" kubectl "$KUBECTL_N" 1 "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" | emit kubectl 1
+check_first "$KUBECTL_N" "$v"
 if ((!SKIP_PY)); then
 	log "python: sequential loop over $PY_N objects"
+	v=$((VALUE++))
 	timeout $STEP_TIMEOUT "$BENCH/.venv/bin/python" "$BENCH/py_patch.py" --kubeconfig "$KC" -n "$NS" \
-		--patch "$(patch_for $((VALUE++)))" "$PY_N" | emit python 1
+		--patch "$(patch_for "$v")" "$PY_N" | emit python 1
+	check_first "$PY_N" "$v"
 fi
 SAMPLE=$(K get pg pg-0 -n "$NS" -o json | jq -c 'del(.metadata.managedFields)')
 if ((OWN_CLUSTER)); then
@@ -241,10 +256,10 @@ EOF
 	patch=$(patch_for 1)
 	printf '%s' "$patch" >"$NG/body.json"
 	CO_PEERS=(kclient curl-multi h2load client-go)
-	for ((r = 1; r <= ROUNDS; r++)); do
+	for ((r = 1; r <= CO_ROUNDS; r++)); do
 		for ((j = 0; j < ${#CO_PEERS[@]}; j++)); do
 			p=${CO_PEERS[$(((j + r - 1) % ${#CO_PEERS[@]}))]}
-			log "client only, round $r/$ROUNDS: $p"
+			log "client only, round $r/$CO_ROUNDS: $p"
 			case $p in
 			kclient)
 				timeout $STEP_TIMEOUT taskset -c 1 "$KCLIENT" --kubeconfig "$NG/kubeconfig" -n "$NS" --names "$NAMES" \
@@ -263,6 +278,28 @@ EOF
 				python3 "$BENCH/report.py" h2load "$NG/h2load.out" "$NG/time.txt" h2load "$CO_N" "$C" | emit client-only "$r" ;;
 			esac
 		done
+	done
+fi
+
+# Instructions per PATCH (callgrind): deterministic, so the noise of a
+# shared machine does not move it.  Start-up is removed by a 1-PATCH run.
+if ((!SKIP_CO && !SKIP_CG)) && command -v valgrind >/dev/null; then
+	irefs() { # file with valgrind's stderr
+		sed -n 's/.*I *refs: *\([0-9,]*\).*/\1/p' "$1" | tr -d ,
+	}
+	for p in kclient curl-multi; do
+		log "callgrind: $p, 1 and $CG_N PATCHes"
+		for n in 1 "$CG_N"; do
+			if [ "$p" = kclient ]; then
+				cmd=("$KCLIENT" --kubeconfig "$NG/kubeconfig" -n "$NS" --names "$NAMES" --patch "$patch" "$n" "$C")
+			else
+				cmd=("$CURLM" --server "$NGS" --insecure --token-file "$NG/token" -n "$NS" --names "$NAMES" --patch "$patch" "$n" "$C")
+			fi
+			timeout 300 valgrind --tool=callgrind --callgrind-out-file="$NG/$p.$n.cg" "${cmd[@]}" >/dev/null 2>"$NG/$p.$n.vg"
+		done
+		jq -nc --arg c "$p" --argjson n "$CG_N" --argjson i1 "$(irefs "$NG/$p.1.vg")" --argjson iN "$(irefs "$NG/$p.$CG_N.vg")" \
+			'{client:$c, n:$n, instr_startup:$i1, instr_total:$iN, instr_per_request:(($iN - $i1) / ($n - 1))}' |
+			emit client-only-callgrind 1
 	done
 fi
 

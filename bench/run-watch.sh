@@ -105,7 +105,8 @@ emit() { jq -c --arg phase "$1" '. + {phase: $phase}' | tee -a "$OUT" >&2; }
 EVENTS=$((2 * OBJECTS))
 jq -nc --argjson n "$OBJECTS" --argjson s "$SIZE" --argjson e "$EVENTS" --arg date "$(date -u +%FT%TZ)" \
 	--arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
-	'{phase:"meta", objects:$n, object_bytes:$s, events:$e, date:$date, load:$load}' >>"$OUT"
+	--arg rev "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" \
+	'{phase:"meta", objects:$n, object_bytes:$s, events:$e, date:$date, load:$load, rev:$rev}' >>"$OUT"
 
 # --- 3. watchers ----------------------------------------------------------
 RV=$(K get --raw "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/$NS/podgroups?limit=1" | jq -r .metadata.resourceVersion)

@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev check libmicrohttpd-dev
-      valgrind openssl curl time jq)
+      valgrind openssl curl time jq nghttp2-client nghttp2-server)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -85,15 +85,40 @@ static kc_code setup_server(kc_client *c, kc_error *err)
     return c->base_url && c->connect_to ? KC_OK : KC_ENOMEM;
 }
 
-static kc_code setup_multi(kc_client *c)
+/* Join share's loop, or make a loop of our own. */
+static kc_code setup_loop(kc_client *c, kc_client *share)
 {
-    c->multi = curl_multi_init();
-    if (!c->multi)
+    if (share) {
+        c->loop = share->loop;
+        c->loop->refs++;
+        return KC_OK;
+    }
+    kc_loop *l = calloc(1, sizeof(*l));
+    if (!l || !(l->multi = curl_multi_init())) {
+        free(l);
         return KC_ENOMEM;
-    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opts.max_connections);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+    }
+    /* connection limits are per host: clients of different servers share
+     * the loop without sharing a budget */
+    curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opts.max_connections);
+    curl_multi_setopt(l->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+    l->clock = c->opts.clock;
+    l->clock_ud = c->opts.clock_ud;
+    l->refs = 1;
+    c->loop = l;
     return KC_OK;
+}
+
+static void loop_release(kc_loop *l)
+{
+    if (!l || --l->refs > 0)
+        return;
+    for (size_t i = 0; i < l->timers.len; i++)
+        free(l->timers.items[i]);
+    free(l->timers.items);
+    curl_multi_cleanup(l->multi);
+    free(l);
 }
 
 kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client **out,
@@ -118,7 +143,7 @@ kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client *
                               (uint64_t)c->opts.backoff_max_ms * 1000000ull, 2.0, 0.5};
     kc_code rc = c->user_agent ? setup_server(c, err) : KC_ENOMEM;
     if (rc == KC_OK)
-        rc = setup_multi(c);
+        rc = setup_loop(c, c->opts.share_loop);
     if (rc != KC_OK) {
         if (rc == KC_ENOMEM)
             kc_error_set(err, rc, "out of memory");
@@ -196,7 +221,7 @@ static kc_timer *heap_pop(kc_timer_heap *h)
 
 uint64_t kc_client_timer(kc_client *c, long delay_ms, kc_timer_cb cb, void *ud)
 {
-    kc_timer_heap *h = &c->timers;
+    kc_timer_heap *h = &c->loop->timers;
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
         kc_timer **items = realloc(h->items, cap * sizeof(*items));
@@ -210,6 +235,7 @@ uint64_t kc_client_timer(kc_client *c, long delay_ms, kc_timer_cb cb, void *ud)
         return 0;
     t->due_ns = kc_client_now(c) + (uint64_t)(delay_ms > 0 ? delay_ms : 0) * 1000000ull;
     t->id = ++h->next_id;
+    t->client = c;
     t->cb = cb;
     t->ud = ud;
     h->items[h->len++] = t;
@@ -222,11 +248,12 @@ uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void 
     uint64_t id = kc_client_timer(c, 0, cb, ud);
     if (!id)
         return 0;
-    for (size_t i = 0; i < c->timers.len; i++) {
-        if (c->timers.items[i]->id == id) {
-            c->timers.items[i]->due_ns = due_ns;
-            heap_down(&c->timers, i);
-            heap_up(&c->timers, i);
+    kc_timer_heap *h = &c->loop->timers;
+    for (size_t i = 0; i < h->len; i++) {
+        if (h->items[i]->id == id) {
+            h->items[i]->due_ns = due_ns;
+            heap_down(h, i);
+            heap_up(h, i);
             break;
         }
     }
@@ -235,98 +262,102 @@ uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void 
 
 void kc_client_timer_cancel(kc_client *c, uint64_t id)
 {
-    for (size_t i = 0; i < c->timers.len; i++) {
-        if (c->timers.items[i]->id == id) {
-            c->timers.items[i]->cancelled = 1;
+    kc_timer_heap *h = &c->loop->timers;
+    for (size_t i = 0; i < h->len; i++) {
+        if (h->items[i]->id == id) {
+            h->items[i]->cancelled = 1;
             return;
         }
     }
 }
 
-void kc_timers_run_due(kc_client *c)
+static uint64_t loop_now(const kc_loop *l) { return l->clock(l->clock_ud); }
+
+static void timers_run_due(kc_loop *l)
 {
-    uint64_t now = kc_client_now(c);
-    kc_timer_heap *h = &c->timers;
+    uint64_t now = loop_now(l);
+    kc_timer_heap *h = &l->timers;
     /* Only timers due now: ones added by callbacks wait for the next round. */
     while (h->len && h->items[0]->due_ns <= now) {
         kc_timer *t = heap_pop(h);
         if (!t->cancelled)
-            t->cb(c, t->ud);
+            t->cb(t->client, t->ud);
         free(t);
     }
 }
 
-uint64_t kc_timers_next_due(const kc_client *c)
+static uint64_t timers_next_due(const kc_loop *l)
 {
-    return c->timers.len ? c->timers.items[0]->due_ns : UINT64_MAX;
+    return l->timers.len ? l->timers.items[0]->due_ns : UINT64_MAX;
 }
 
 /* --- the loop --- */
 
-static void read_multi_messages(kc_client *c)
+static void read_multi_messages(kc_loop *l)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(c->multi, &left))) {
+    while ((msg = curl_multi_info_read(l->multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         kc_request *r = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode rc = msg->data.result;
-        curl_multi_remove_handle(c->multi, msg->easy_handle);
+        curl_multi_remove_handle(l->multi, msg->easy_handle);
         if (r)
             kc_request_on_transfer_done(r, rc);
     }
 }
 
-static long wait_budget_ms(kc_client *c, long max_wait_ms)
+static long wait_budget_ms(kc_loop *l, long max_wait_ms)
 {
     long wait = max_wait_ms < 0 ? 1000 : max_wait_ms;
     long curl_ms = -1;
-    curl_multi_timeout(c->multi, &curl_ms);
+    curl_multi_timeout(l->multi, &curl_ms);
     if (curl_ms >= 0 && curl_ms < wait)
         wait = curl_ms;
-    uint64_t next = kc_timers_next_due(c);
+    uint64_t next = timers_next_due(l);
     if (next != UINT64_MAX) {
-        uint64_t now = kc_client_now(c);
+        uint64_t now = loop_now(l);
         long t = next <= now ? 0 : (long)((next - now + 999999) / 1000000);
         if (t < wait)
             wait = t;
     }
-    if (c->done_head)
+    if (l->done_head)
         wait = 0;
     return wait;
 }
 
 int kc_client_run_once(kc_client *c, long max_wait_ms)
 {
+    kc_loop *l = c->loop;
     int running = 0;
-    long wait = wait_budget_ms(c, max_wait_ms);
+    long wait = wait_budget_ms(l, max_wait_ms);
     if (wait > 0)
-        curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
-    curl_multi_perform(c->multi, &running);
-    read_multi_messages(c);
-    kc_timers_run_due(c);
-    kc_request_complete_queue(c);
-    return c->pending;
+        curl_multi_poll(l->multi, NULL, 0, (int)wait, NULL);
+    curl_multi_perform(l->multi, &running);
+    read_multi_messages(l);
+    timers_run_due(l);
+    kc_request_complete_queue(l);
+    return l->pending;
 }
 
 int kc_client_run(kc_client *c, long timeout_ms)
 {
     uint64_t end = timeout_ms < 0 ? UINT64_MAX : kc_client_now(c) + (uint64_t)timeout_ms * 1000000ull;
-    while (c->pending > 0) {
+    while (c->loop->pending > 0) {
         uint64_t now = kc_client_now(c);
         if (now >= end)
             break;
         long left = end == UINT64_MAX ? -1 : (long)((end - now) / 1000000ull);
         kc_client_run_once(c, left);
     }
-    return c->pending;
+    return c->loop->pending;
 }
 
-void kc_client_wakeup(kc_client *c) { curl_multi_wakeup(c->multi); }
+void kc_client_wakeup(kc_client *c) { curl_multi_wakeup(c->loop->multi); }
 
-int kc_client_pending(const kc_client *c) { return c->pending; }
+int kc_client_pending(const kc_client *c) { return c->loop->pending; }
 
 void kc_client_get_stats(const kc_client *c, kc_client_stats *out)
 {
@@ -336,26 +367,23 @@ void kc_client_get_stats(const kc_client *c, kc_client_stats *out)
 
 /* --- dead links: a quiet stream is fine, a link that answers nothing is not --- */
 
-/* Drop every connection: active transfers fail as if the peer had reset
- * them (watches resume, idempotent requests retry) and new ones connect
- * afresh.  A dead HTTP/2 connection would otherwise be reused forever. */
+/* Abandon this client's connections: its active transfers fail as if the
+ * peer had reset them (watches resume, idempotent requests retry), and no
+ * connection made before now carries a request again (transport.c), so a
+ * dead HTTP/2 connection is not reused forever.  Other clients on the loop
+ * are untouched. */
 static void reset_connections(kc_client *c)
 {
-    CURLM *old = c->multi;
-    if (setup_multi(c) != KC_OK) {
-        c->multi = old;
-        return;
-    }
-    for (kc_request *r = c->live_head; r; r = r->live_next) {
-        if (r->state != KC_REQ_ACTIVE)
+    c->reset_ns = kc_client_now(c);
+    for (kc_request *r = c->loop->live_head; r; r = r->live_next) {
+        if (r->client != c || r->state != KC_REQ_ACTIVE)
             continue;
-        curl_multi_remove_handle(old, r->easy);
+        curl_multi_remove_handle(c->loop->multi, r->easy);
         r->state = KC_REQ_WAITING;
         snprintf(r->curl_errbuf, sizeof(r->curl_errbuf),
                  "the connection was found dead by the health check");
         kc_request_on_transfer_done(r, CURLE_RECV_ERROR);
     }
-    curl_multi_cleanup(old);
 }
 
 static void on_probe(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
@@ -439,20 +467,30 @@ void kc_client_each_request_count(const kc_client *c,
         cb(c->counts[i].method, c->counts[i].code, c->counts[i].count, ud);
 }
 
+/* Timers of a client freed while its loop lives on must never fire. */
+static void cancel_client_timers(kc_client *c)
+{
+    kc_timer_heap *h = &c->loop->timers;
+    for (size_t i = 0; i < h->len; i++)
+        if (h->items[i]->client == c)
+            h->items[i]->cancelled = 1;
+}
+
 void kc_client_free(kc_client *c)
 {
     if (!c)
         return;
     c->in_free = 1;
-    kc_request_cancel_all(c);
-    kc_request_complete_queue(c);
-    for (size_t i = 0; i < c->timers.len; i++)
-        free(c->timers.items[i]);
-    free(c->timers.items);
+    if (c->health_timer)
+        kc_client_timer_cancel(c, c->health_timer);
+    if (c->loop) {
+        kc_request_cancel_all(c);
+        kc_request_complete_queue(c->loop);
+        cancel_client_timers(c);
+    }
     if (c->discovery_free)
         c->discovery_free(c->discovery);
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
+    loop_release(c->loop);
     free(c->base_url);
     free(c->connect_to);
     free(c->user_agent);

@@ -15,11 +15,10 @@
 typedef struct kc_timer {
     uint64_t due_ns;
     uint64_t id;
+    kc_client *client; /* passed to cb */
     kc_timer_cb cb;
     void *ud;
     int cancelled;
-    int in_curl_callback;       /* inside on_header/on_body: defer removal */
-    int counted_stream;
 } kc_timer;
 
 typedef struct kc_timer_heap {
@@ -78,6 +77,19 @@ struct kc_request {
     struct kc_request *live_prev, *live_next; /* every request not yet freed */
 };
 
+/* The loop: one curl multi, the timers and the completion queue, shared by
+ * every client made with share_loop. */
+typedef struct kc_loop {
+    CURLM *multi;
+    kc_timer_heap timers;
+    struct kc_request *done_head, *done_tail;
+    struct kc_request *live_head; /* every request not yet freed, all clients */
+    int pending;
+    int refs;
+    uint64_t (*clock)(void *ud);
+    void *clock_ud;
+} kc_loop;
+
 #define KC_MAX_COUNT_KEYS 64
 
 typedef struct kc_count_entry {
@@ -89,7 +101,7 @@ typedef struct kc_count_entry {
 struct kc_client {
     kc_config *cfg;
     kc_client_options opts;
-    CURLM *multi;
+    kc_loop *loop;
     char *base_url;        /* server, or https://tls-server-name:port when set */
     char *connect_to;      /* CURLOPT_CONNECT_TO entry when tls-server-name is set */
     struct curl_slist connect_to_list; /* one-entry list pointing at connect_to */
@@ -97,10 +109,6 @@ struct kc_client {
     kc_token_bucket bucket;
     kc_backoff backoff;
     uint64_t rng;
-    kc_timer_heap timers;
-    int pending;
-    struct kc_request *done_head, *done_tail;
-    struct kc_request *live_head;
     kc_client_stats stats;
     kc_count_entry counts[KC_MAX_COUNT_KEYS];
     size_t ncounts;
@@ -113,11 +121,11 @@ struct kc_client {
     uint64_t health_timer;
     struct kc_request *probe;
     uint64_t dead_links;
+    uint64_t reset_ns;    /* last dead-link reset: older connections are not reused */
 };
 
 /* Timer heap (client.c). */
-void kc_timers_run_due(kc_client *c);
-uint64_t kc_timers_next_due(const kc_client *c);
+
 
 /* Transport (transport.c): prepare the easy handle for one attempt. */
 kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err);
@@ -126,7 +134,7 @@ void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err);
 
 /* Request engine (request.c). */
 void kc_request_on_transfer_done(kc_request *r, CURLcode rc);
-void kc_request_complete_queue(kc_client *c);
+void kc_request_complete_queue(kc_loop *loop);
 void kc_request_cancel_all(kc_client *c);
 uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud);
 

@@ -9,10 +9,11 @@ static void start_attempt(kc_request *r);
 
 static void live_link(kc_client *c, kc_request *r)
 {
-    r->live_next = c->live_head;
-    if (c->live_head)
-        c->live_head->live_prev = r;
-    c->live_head = r;
+    kc_loop *l = c->loop;
+    r->live_next = l->live_head;
+    if (l->live_head)
+        l->live_head->live_prev = r;
+    l->live_head = r;
 }
 
 static void live_unlink(kc_client *c, kc_request *r)
@@ -20,7 +21,7 @@ static void live_unlink(kc_client *c, kc_request *r)
     if (r->live_prev)
         r->live_prev->live_next = r->live_next;
     else
-        c->live_head = r->live_next;
+        c->loop->live_head = r->live_next;
     if (r->live_next)
         r->live_next->live_prev = r->live_prev;
 }
@@ -54,7 +55,7 @@ static void finish(kc_request *r, const kc_error *err)
     if (r->state == KC_REQ_DONE)
         return;
     if (r->state == KC_REQ_ACTIVE && r->easy)
-        curl_multi_remove_handle(c->multi, r->easy);
+        curl_multi_remove_handle(c->loop->multi, r->easy);
     if (r->timer_id)
         kc_client_timer_cancel(c, r->timer_id);
     r->timer_id = 0;
@@ -75,11 +76,12 @@ static void finish(kc_request *r, const kc_error *err)
         r->outcome.attempts = r->attempts;
     }
     r->next_done = NULL;
-    if (c->done_tail)
-        c->done_tail->next_done = r;
+    kc_loop *l = c->loop;
+    if (l->done_tail)
+        l->done_tail->next_done = r;
     else
-        c->done_head = r;
-    c->done_tail = r;
+        l->done_head = r;
+    l->done_tail = r;
 }
 
 static void run_callback(kc_client *c, kc_request *r)
@@ -96,16 +98,16 @@ static void run_callback(kc_client *c, kc_request *r)
         r->cb(c, &resp, &r->outcome, r->ud);
 }
 
-void kc_request_complete_queue(kc_client *c)
+void kc_request_complete_queue(kc_loop *l)
 {
-    while (c->done_head) {
-        kc_request *r = c->done_head;
-        c->done_head = r->next_done;
-        if (!c->done_head)
-            c->done_tail = NULL;
-        run_callback(c, r);
-        live_unlink(c, r);
-        c->pending--;
+    while (l->done_head) {
+        kc_request *r = l->done_head;
+        l->done_head = r->next_done;
+        if (!l->done_head)
+            l->done_tail = NULL;
+        run_callback(r->client, r);
+        live_unlink(r->client, r);
+        l->pending--;
         request_free(r);
     }
 }
@@ -131,8 +133,9 @@ void kc_request_cancel(kc_request *r)
 
 void kc_request_cancel_all(kc_client *c)
 {
-    for (kc_request *r = c->live_head; r; r = r->live_next)
-        kc_request_cancel(r);
+    for (kc_request *r = c->loop->live_head; r; r = r->live_next)
+        if (r->client == c)
+            kc_request_cancel(r);
 }
 
 /* --- scheduling: backoff, then the token bucket, then the wire --- */
@@ -195,7 +198,7 @@ static void start_attempt(kc_request *r)
     }
     r->state = KC_REQ_ACTIVE;
     c->stats.requests++;
-    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+    if (curl_multi_add_handle(c->loop->multi, r->easy) != CURLM_OK) {
         r->state = KC_REQ_WAITING;
         finish_code(r, KC_ETRANSPORT, "curl_multi_add_handle failed");
     }
@@ -364,7 +367,7 @@ kc_code kc_request_send(kc_client *c, const kc_request_spec *spec, kc_done_cb cb
     r->start_ns = kc_client_now(c);
     r->state = KC_REQ_WAITING;
     live_link(c, r);
-    c->pending++;
+    c->loop->pending++;
     if (r->on_data) {
         r->counted_stream = 1;
         kc_client_stream_started(c);

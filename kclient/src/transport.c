@@ -199,6 +199,20 @@ static void set_method_and_body(kc_request *r, CURL *e)
     }
 }
 
+/* After a dead link was found, a connection made before that moment must
+ * never carry a request again (a black-holed socket looks alive to curl).
+ * curl measures connection age in whole seconds (age > max means too old),
+ * so: a fresh connection during the first two seconds, then a maximum age of
+ * (seconds since the reset - 1), which every older connection exceeds. */
+static void avoid_dead_connections(kc_client *c, CURL *e)
+{
+    uint64_t since_s = (kc_client_now(c) - c->reset_ns) / 1000000000ull;
+    if (since_s < 2)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    else
+        curl_easy_setopt(e, CURLOPT_MAXLIFETIME_CONN, (long)(since_s - 1));
+}
+
 kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
 {
     kc_credentials cred;
@@ -238,6 +252,8 @@ kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
         curl_easy_setopt(e, CURLOPT_PROXY, c->cfg->proxy_url);
     else
         kc_transport_env_proxy(e);
+    if (c->reset_ns)
+        avoid_dead_connections(c, e);
     set_tls(c, e, &cred);
     set_timeouts(c, r, e);
     set_method_and_body(r, e);

@@ -89,7 +89,7 @@ func main() {
 	cpu := u1.CPUS - u0.CPUS
 	time.Sleep(500 * time.Millisecond) // let stragglers land before measuring memory
 	runtime.GC()
-	rss := usage.CurrentRSSKiB()
+	mem := usage.Now()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	cached := len(inf.GetStore().ListKeys())
@@ -97,7 +97,7 @@ func main() {
 		"client": "client-go-informer", "expected": *expect, "events": events,
 		"adds": adds.Load(), "updates": updates.Load(), "deletes": deletes.Load(),
 		"phase_wall_s": t1.Sub(t0).Seconds(), "phase_cpu_s": cpu,
-		"events_per_cpu_s": float64(events) / cpu, "cached": cached, "rss_kib": rss, "maxrss_kib": u1.MaxRSSKiB, "complete": events >= *expect,
+		"events_per_cpu_s": float64(events) / cpu, "cached": cached, "rss_kib": mem.RSSKiB, "anon_kib": mem.AnonKiB, "maxrss_kib": u1.MaxRSSKiB, "complete": events >= *expect,
 		"go_heap_inuse_kib": ms.HeapInuse / 1024,
 	})
 	fmt.Println(string(out))

@@ -94,6 +94,7 @@ func main() {
 	}
 	wg.Wait()
 	wall := time.Since(start).Seconds()
+	mem := usage.Now() // with the client still alive
 	u := usage.Self()
 	if e := firstErr.Load(); e != nil {
 		fmt.Fprintf(os.Stderr, "patchstatus: %d failed, first: %s\n", failed.Load(), e)
@@ -101,6 +102,7 @@ func main() {
 	out, _ := json.Marshal(map[string]any{
 		"client": *label, "n": n, "concurrency": conc, "ok": ok.Load(), "failed": failed.Load(),
 		"wall_s": wall, "cpu_s": u.CPUS, "user_s": u.UserS, "sys_s": u.SysS, "maxrss_kib": u.MaxRSSKiB,
+		"rss_kib": mem.RSSKiB, "anon_kib": mem.AnonKiB,
 	})
 	fmt.Println(string(out))
 }

@@ -70,6 +70,10 @@ typedef struct kc_client_options {
     const char *user_agent;   /* NULL = "kclient/" KC_VERSION */
     uint64_t (*clock)(void *ud); /* monotonic ns; NULL = CLOCK_MONOTONIC */
     void *clock_ud;
+    kc_client *share_loop;    /* drive this client's transfers and timers on share_loop's loop
+                                 (one thread, one poll, many servers: hub and member clusters);
+                                 NULL = a loop of its own.  Free the sharing clients first or
+                                 in any order: the loop lives until its last client is freed. */
     kc_log_fn log;            /* NULL = no logging */
     void *log_ud;
     int verbosity;            /* highest level passed to log; 0 = errors only */
@@ -89,8 +93,9 @@ kc_config *kc_client_config(kc_client *c);
 /* --- the loop --- */
 
 /* Wait at most max_wait_ms (0 = do not wait, < 0 = until something happens)
- * for network activity or a timer, then run due callbacks.  Returns the
- * number of requests still pending. */
+ * for network activity or a timer, then run due callbacks.  Drives the whole
+ * loop (every client sharing it).  Returns the number of requests still
+ * pending on the loop. */
 int kc_client_run_once(kc_client *c, long max_wait_ms);
 
 /* Run until no request is pending or timeout_ms passes (< 0 = no limit).

@@ -26,6 +26,33 @@ func Self() Usage {
 	return Usage{UserS: u, SysS: s, CPUS: u + s, MaxRSSKiB: ru.Maxrss}
 }
 
+// Mem is the resident memory now, from /proc/self/smaps_rollup: the total
+// and its anonymous part (heap, stacks: the process's own); the rest is
+// file-backed (the program's text and data).
+type Mem struct{ RSSKiB, AnonKiB int64 }
+
+func Now() Mem {
+	var m Mem
+	data, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return m
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, _ := strconv.ParseInt(f[1], 10, 64)
+		switch f[0] {
+		case "Rss:":
+			m.RSSKiB = v
+		case "Anonymous:":
+			m.AnonKiB = v
+		}
+	}
+	return m
+}
+
 // CurrentRSSKiB is VmRSS from /proc/self/status (0 if unknown).
 func CurrentRSSKiB() int64 {
 	f, err := os.Open("/proc/self/status")
