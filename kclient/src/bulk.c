@@ -20,6 +20,7 @@ typedef struct bulk_item {
     char *body;
     size_t body_len;
     int attempts;
+    long http_status; /* of the last answer */
     uint64_t first_send_ns;
     kc_request *req;
     uint64_t timer_id;
@@ -150,11 +151,12 @@ static void check_done(kc_bulk *b)
 }
 
 static void report(kc_bulk *b, const char *ns, const char *name, kc_bulk_outcome outcome,
-                   const kc_error *err, int attempts, uint64_t first_send_ns)
+                   const kc_error *err, int attempts, uint64_t first_send_ns, long status)
 {
     uint64_t now = kc_client_now(b->client);
     uint64_t lat = first_send_ns ? now - first_send_ns : 0;
-    kc_bulk_result r = {ns, name, outcome, err ? err->http_status : 0, err, attempts, lat};
+    kc_bulk_result r = {ns, name, outcome, err && err->http_status ? err->http_status : status,
+                        err, attempts, lat};
     static const kc_error ok = KC_ERROR_INIT;
     if (!r.error)
         r.error = &ok;
@@ -175,7 +177,8 @@ static void finish_item(bulk_item *it, kc_bulk_outcome outcome, const kc_error *
     kc_bulk *b = it->bulk;
     if (it->timer_id)
         kc_client_timer_cancel(b->client, it->timer_id);
-    report(b, it->namespace_, it->name, outcome, err, it->attempts, it->first_send_ns);
+    report(b, it->namespace_, it->name, outcome, err, it->attempts, it->first_send_ns,
+           it->http_status);
     unlink_item(b, it);
     item_free(it);
     pump(b);
@@ -273,10 +276,10 @@ static void schedule_retry(bulk_item *it, const kc_error *err)
 static void on_answer(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
 {
     (void)c;
-    (void)resp;
     bulk_item *it = ud;
     kc_bulk *b = it->bulk;
     it->req = NULL;
+    it->http_status = resp->status;
     kc_error_copy(&it->last, err);
     if (err->code == KC_EHTTP && err->http_status == 429)
         on_throttled(b);
@@ -559,7 +562,7 @@ static void take(kc_bulk *b, const kc_bulk_item *in)
     if (problem || b->cancelled) {
         kc_error_set(&e, problem ? KC_EINVAL : KC_ECANCELLED, "%s",
                      problem ? problem : "cancelled before it was written");
-        report(b, ns, in->name, problem ? KC_BULK_INVALID : KC_BULK_CANCELLED, &e, 0, 0);
+        report(b, ns, in->name, problem ? KC_BULK_INVALID : KC_BULK_CANCELLED, &e, 0, 0, 0);
         kc_error_clear(&e);
         free(body);
         return;
@@ -569,7 +572,7 @@ static void take(kc_bulk *b, const kc_bulk_item *in)
         free(it);
         free(body);
         kc_error_set(&e, KC_ENOMEM, "out of memory");
-        report(b, ns, in->name, KC_BULK_INVALID, &e, 0, 0);
+        report(b, ns, in->name, KC_BULK_INVALID, &e, 0, 0, 0);
         kc_error_clear(&e);
         return;
     }

@@ -1,0 +1,40 @@
+/* util.c - small helpers of the operator. */
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "operator.h"
+
+int kco_base64_decode(const char *in, char **out, size_t *len)
+{
+    size_t n = strlen(in);
+    *out = NULL;
+    if (n % 4 != 0)
+        return -1;
+    unsigned char *buf = malloc(n / 4 * 3 + 1);
+    if (!buf)
+        return -1;
+    int got = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)n);
+    if (got < 0) {
+        free(buf);
+        return -1;
+    }
+    /* EVP_DecodeBlock counts the padding as zero bytes */
+    while (n > 0 && in[n - 1] == '=') {
+        n--;
+        got--;
+    }
+    buf[got] = '\0';
+    *out = (char *)buf;
+    *len = (size_t)got;
+    return 0;
+}
+
+void kco_secure_free(char *p, size_t len)
+{
+    if (!p)
+        return;
+    OPENSSL_cleanse(p, len);
+    free(p);
+}
