@@ -43,8 +43,10 @@ typedef struct kco_flag {
  * (program, description, every flag with its default and env var) went to out
  * and the caller should exit 0; -1 on an unknown flag or a bad value: an
  * "error: ..." line naming the flag or env var went to err and the caller
- * should exit 2.  out/err NULL mean stdout/stderr.  Targets may be partly
- * set when -1 is returned. */
+ * should exit 2.  Every environment value must be valid, even one the
+ * command line overrides: a broken Deployment should not start quietly.
+ * out/err NULL mean stdout/stderr.  Targets may be partly set when -1 is
+ * returned. */
 int kco_flags_parse(const kco_flag *flags, size_t n, int argc, char **argv, const char *program,
                     const char *description, FILE *out, FILE *err);
 

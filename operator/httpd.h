@@ -71,7 +71,8 @@ void kco_metrics_sample(kco_metrics *m, const char *name, const char *labels, do
 
 /* Like kco_metrics_sample with labels given as const char * name, value
  * pairs ended by a NULL name; the values are escaped here. */
-void kco_metrics_sample_kv(kco_metrics *m, const char *name, double value, ...);
+void kco_metrics_sample_kv(kco_metrics *m, const char *name, double value, ...)
+    __attribute__((sentinel));
 
 /* The text so far (owned by m, valid until the next call on m), "" when
  * empty, NULL after an allocation failure (which drops the whole text

@@ -36,8 +36,9 @@ int kco_log_enabled(const kco_logger *l, int level);
 
 /* Write msg with key, value pairs: the variadic arguments are const char *
  * key, value, key, value, ... ended by a NULL key.  A NULL value is written
- * as null (JSON) or <nil> (text).  l may be NULL (nothing is written). */
-void kco_log(kco_logger *l, int level, const char *msg, ...);
+ * as null (JSON) or <nil> (text).  l may be NULL (nothing is written).
+ * The compiler checks that the list ends with NULL. */
+void kco_log(kco_logger *l, int level, const char *msg, ...) __attribute__((sentinel));
 
 /* Write a printf-formatted message with no keys. */
 void kco_logf(kco_logger *l, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -268,7 +268,7 @@ int main(int argc, char **argv)
     signal(SIGINT, on_signal);
     signal(SIGPIPE, SIG_IGN);
     kc_error err = KC_ERROR_INIT;
-    kc_client_options co = {.log = kco_kclient_log, .log_ud = op.log, .verbosity = op.o.verbosity};
+    kc_client_options co = {.log = kco_kclient_log, .log_ud = op.log, .verbosity = op.o.verbosity + 2};
     int exit_code = 0;
     if (load_hub_config(&op, &err) != KC_OK || kc_client_new(op.hub_cfg, &co, &op.hub, &err) != KC_OK ||
         start_watching(&op, &err) != KC_OK || start_leading(&op, &err) != KC_OK) {

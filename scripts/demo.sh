@@ -48,6 +48,7 @@ cleanup() {
 	fi
 	say "cleaning up: stopping the operator and the clusters, removing $E2E_DIR"
 	operator_stop operator
+	wait # clusters still starting, kubectl jobs: let them finish before stopping
 	for c in hub "${EDGES[@]}"; do cluster_down "$c" & done
 	wait
 	if [[ ${KEEP:-0} == 1 ]]; then

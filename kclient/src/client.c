@@ -114,6 +114,8 @@ static void loop_release(kc_loop *l)
 {
     if (!l || --l->refs > 0)
         return;
+    for (int i = 0; i < l->npool; i++)
+        curl_easy_cleanup(l->easy_pool[i]);
     for (size_t i = 0; i < l->timers.len; i++)
         free(l->timers.items[i]);
     free(l->timers.items);
@@ -490,6 +492,13 @@ void kc_client_free(kc_client *c)
     }
     if (c->discovery_free)
         c->discovery_free(c->discovery);
+    for (int i = 0; i < c->nheaders; i++) {
+        curl_slist_free_all(c->headers[i].list);
+        free(c->headers[i].accept);
+        free(c->headers[i].content_type);
+        if (c->headers[i].token)
+            kc_free_secret(c->headers[i].token, strlen(c->headers[i].token));
+    }
     loop_release(c->loop);
     free(c->base_url);
     free(c->connect_to);

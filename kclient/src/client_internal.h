@@ -55,6 +55,7 @@ struct kc_request {
 
     CURL *easy;
     struct curl_slist *headers;
+    int headers_owned;          /* 0: a list shared from the client's header cache */
     kc_strbuf resp_body;
     char *resp_content_type;
     char *pf_flow_schema;
@@ -86,11 +87,21 @@ typedef struct kc_loop {
     struct kc_request *live_head; /* every request not yet freed, all clients */
     int pending;
     int refs;
+    CURL *easy_pool[64];          /* finished handles, reset and reused: no init per request */
+    int npool;
     uint64_t (*clock)(void *ud);
     void *clock_ud;
 } kc_loop;
 
 #define KC_MAX_COUNT_KEYS 64
+#define KC_HEADER_CACHE 8
+
+/* Header lists are read-only to curl once set: requests with the same
+ * Accept, Content-Type and credentials share one list. */
+typedef struct kc_header_set {
+    char *accept, *content_type, *token;
+    struct curl_slist *list;
+} kc_header_set;
 
 typedef struct kc_count_entry {
     char method[8];
@@ -122,6 +133,8 @@ struct kc_client {
     struct kc_request *probe;
     uint64_t dead_links;
     uint64_t reset_ns;    /* last dead-link reset: older connections are not reused */
+    kc_header_set headers[KC_HEADER_CACHE];
+    int nheaders;
 };
 
 /* Timer heap (client.c). */

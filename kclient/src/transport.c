@@ -113,34 +113,69 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return kc_strbuf_append(&r->resp_body, ptr, len) == 0 ? len : 0;
 }
 
-static kc_code add_header(kc_request *r, const char *h)
+static struct curl_slist *build_headers(const char *accept, const char *ctype, const char *token)
 {
-    struct curl_slist *l = curl_slist_append(r->headers, h);
-    if (!l)
-        return KC_ENOMEM;
-    r->headers = l;
-    return KC_OK;
+    struct curl_slist *l = NULL, *n;
+    char line[256];
+    snprintf(line, sizeof(line), "Accept: %s", accept ? accept : "application/json");
+    if (!(l = curl_slist_append(NULL, line)))
+        return NULL;
+    if (ctype) {
+        snprintf(line, sizeof(line), "Content-Type: %s", ctype);
+        if (!(n = curl_slist_append(l, line)))
+            goto fail;
+        l = n;
+    }
+    if (!(n = curl_slist_append(l, "Expect:"))) /* no 100-continue round trip */
+        goto fail;
+    l = n;
+    if (token) {
+        char *auth = kc_asprintf("Authorization: Bearer %s", token);
+        n = auth ? curl_slist_append(l, auth) : NULL;
+        if (auth)
+            kc_free_secret(auth, strlen(auth));
+        if (!n)
+            goto fail;
+        l = n;
+    }
+    return l;
+fail:
+    curl_slist_free_all(l);
+    return NULL;
+}
+
+static int same(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+/* The shared list for these headers, made on first use; NULL when the cache
+ * is full (after many token rotations): the caller builds its own. */
+static struct curl_slist *cached_headers(kc_client *c, const char *accept, const char *ctype,
+                                         const char *token)
+{
+    for (int i = 0; i < c->nheaders; i++) {
+        kc_header_set *h = &c->headers[i];
+        if (same(h->accept, accept) && same(h->content_type, ctype) && same(h->token, token))
+            return h->list;
+    }
+    if (c->nheaders == KC_HEADER_CACHE)
+        return NULL;
+    kc_header_set *h = &c->headers[c->nheaders];
+    h->list = build_headers(accept, ctype, token);
+    if (!h->list)
+        return NULL;
+    h->accept = kc_strdup_or_null(accept);
+    h->content_type = kc_strdup_or_null(ctype);
+    h->token = kc_strdup_or_null(token);
+    c->nheaders++;
+    return h->list;
 }
 
 static kc_code set_headers(kc_client *c, kc_request *r, const kc_credentials *cred)
 {
-    char line[256];
-    snprintf(line, sizeof(line), "Accept: %s", r->accept ? r->accept : "application/json");
-    kc_code rc = add_header(r, line);
-    if (rc == KC_OK && r->content_type) {
-        snprintf(line, sizeof(line), "Content-Type: %s", r->content_type);
-        rc = add_header(r, line);
-    }
-    if (rc == KC_OK)
-        rc = add_header(r, "Expect:"); /* no 100-continue round trip */
-    if (rc == KC_OK && cred->token) {
-        char *auth = kc_asprintf("Authorization: Bearer %s", cred->token);
-        rc = auth ? add_header(r, auth) : KC_ENOMEM;
-        if (auth)
-            kc_free_secret(auth, strlen(auth));
-    }
-    (void)c;
-    return rc;
+    r->headers = cached_headers(c, r->accept, r->content_type, cred->token);
+    r->headers_owned = r->headers == NULL;
+    if (!r->headers)
+        r->headers = build_headers(r->accept, r->content_type, cred->token);
+    return r->headers ? KC_OK : KC_ENOMEM;
 }
 
 static void set_tls(kc_client *c, CURL *e, const kc_credentials *cred)
@@ -213,6 +248,11 @@ static void avoid_dead_connections(kc_client *c, CURL *e)
         curl_easy_setopt(e, CURLOPT_MAXLIFETIME_CONN, (long)(since_s - 1));
 }
 
+static CURL *take_easy(kc_loop *l)
+{
+    return l->npool ? l->easy_pool[--l->npool] : curl_easy_init();
+}
+
 kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
 {
     kc_credentials cred;
@@ -222,12 +262,14 @@ kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
     kc_code rc = kc_config_credentials(c->cfg, force_refresh, &cred, err);
     if (rc != KC_OK)
         return rc;
-    if (!r->easy && !(r->easy = curl_easy_init()))
+    if (!r->easy && !(r->easy = take_easy(c->loop)))
         return kc_error_set(err, KC_ENOMEM, "out of memory");
     CURL *e = r->easy;
     curl_easy_reset(e);
-    curl_slist_free_all(r->headers);
+    if (r->headers_owned)
+        curl_slist_free_all(r->headers);
     r->headers = NULL;
+    r->headers_owned = 0;
     reset_response(r);
     r->streamed = 0;
     if (set_headers(c, r, &cred) != KC_OK)

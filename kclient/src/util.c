@@ -213,21 +213,28 @@ bad:
     return -1;
 }
 
+static int unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
 int kc_url_escape(kc_strbuf *sb, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        int keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                   c == '-' || c == '.' || c == '_' || c == '~';
-        if (keep) {
-            if (kc_strbuf_append(sb, (const char *)p, 1) != 0)
-                return -1;
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            if (kc_strbuf_append(sb, e, 3) != 0)
-                return -1;
-        }
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        const unsigned char *run = p; /* copy runs of safe bytes at once */
+        while (*p && unreserved(*p))
+            p++;
+        if (p > run && kc_strbuf_append(sb, (const char *)run, (size_t)(p - run)) != 0)
+            return -1;
+        if (!*p)
+            break;
+        char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+        if (kc_strbuf_append(sb, e, 3) != 0)
+            return -1;
+        p++;
     }
     return 0;
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "items.h"
+
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
 
@@ -90,8 +92,7 @@ typedef struct run_state {
     long line_no;
     char *line;
     size_t line_cap;
-    char *item_patch;
-    char *item_ns, *item_name;
+    kps_item item; /* the current --items line, decoded */
     char *problem;
     int next_name;
     int progress;
@@ -337,62 +338,9 @@ static int next_name(void *ud, kc_bulk_item *item, kc_error *err)
 
 static void clear_item_strings(run_state *s)
 {
-    free(s->item_patch);
-    free(s->item_ns);
-    free(s->item_name);
+    kps_item_clear(&s->item);
     free(s->problem);
-    s->item_patch = s->item_ns = s->item_name = s->problem = NULL;
-}
-
-static const char *json_string_field(const cJSON *o, const char *k, int *bad)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (v && !cJSON_IsString(v))
-        *bad = 1;
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Describe what is wrong with one --items line, or fill the item. */
-static char *decode_line(run_state *s, const char *line, size_t len, kc_bulk_item *item)
-{
-    cJSON *o = cJSON_ParseWithLength(line, len);
-    int bad = 0;
-    if (!cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        return strdup("not a JSON object");
-    }
-    const char *name = json_string_field(o, "name", &bad);
-    const char *ns = json_string_field(o, "namespace", &bad);
-    const cJSON *patch = cJSON_GetObjectItemCaseSensitive(o, "patch");
-    char *problem = NULL;
-    if (bad)
-        problem = strdup("\"name\" and \"namespace\" must be strings");
-    else if (!name || !*name)
-        problem = strdup("no \"name\"");
-    else if (patch && !(patch_type(s->opts) == KC_PATCH_JSON ? cJSON_IsArray(patch) : cJSON_IsObject(patch)))
-        problem = strdup("\"patch\" has the wrong JSON type for --type");
-    if (!problem) {
-        s->item_name = strdup(name);
-        s->item_ns = ns ? strdup(ns) : NULL;
-        s->item_patch = patch ? cJSON_PrintUnformatted(patch) : NULL;
-        item->name = s->item_name;
-        item->namespace_ = s->item_ns;
-        item->patch = s->item_patch;
-        item->patch_len = s->item_patch ? strlen(s->item_patch) : 0;
-    } else if (name) {
-        s->item_name = strdup(name);
-        s->item_ns = ns ? strdup(ns) : NULL;
-    }
-    cJSON_Delete(o);
-    return problem;
-}
-
-static int blank(const char *line, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
-            return 0;
-    return 1;
+    s->problem = NULL;
 }
 
 static int next_line_item(void *ud, kc_bulk_item *item, kc_error *err)
@@ -402,21 +350,25 @@ static int next_line_item(void *ud, kc_bulk_item *item, kc_error *err)
     ssize_t n;
     while ((n = getline(&s->line, &s->line_cap, s->items)) >= 0) {
         s->line_no++;
-        if (blank(s->line, (size_t)n))
+        if (kps_items_blank(s->line, (size_t)n))
             continue;
-        char *problem = decode_line(s, s->line, (size_t)n, item);
-        if (!problem)
+        if (kps_items_decode(s->line, (size_t)n, patch_type(s->opts) == KC_PATCH_JSON,
+                             &s->item) == 0) {
+            item->name = s->item.name;
+            item->namespace_ = s->item.namespace_;
+            item->patch = s->item.patch;
+            item->patch_len = s->item.patch ? strlen(s->item.patch) : 0;
             return 1;
+        }
+        const char *problem = s->item.problem ? s->item.problem : "out of memory";
         if (s->opts->abort_on_bad_line) {
             kc_error_set(err, KC_EINVAL, "%s line %ld: %s", s->opts->items_path, s->line_no, problem);
-            free(problem);
             return -1;
         }
         if (asprintf(&s->problem, "%s line %ld: %s", s->opts->items_path, s->line_no, problem) < 0)
             s->problem = NULL;
-        free(problem);
-        item->name = s->item_name ? s->item_name : "";
-        item->namespace_ = s->item_ns;
+        item->name = s->item.name ? s->item.name : "";
+        item->namespace_ = s->item.namespace_;
         item->input_error = s->problem ? s->problem : "bad input line";
         return 1;
     }
