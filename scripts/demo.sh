@@ -39,7 +39,9 @@ cleanup() {
 	cleaned=1
 	set +e
 	trap '' INT TERM
-	if ((rc != 0)); then
+	if ((rc == 130 || rc == 143)); then
+		echo "demo: interrupted after $((SECONDS - t_start))s" >&2
+	elif ((rc != 0)); then
 		echo "demo: FAILED (exit $rc) after $((SECONDS - t_start))s" >&2
 		if [[ -s $E2E_DIR/operator.log ]]; then
 			echo "---- last lines of the operator log ----" >&2

@@ -155,6 +155,8 @@ kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client *
     if (cfg->insecure_skip_tls_verify)
         kc_log(c, 1, "warning: TLS verification disabled for %s (insecure-skip-tls-verify in %s)",
                cfg->server, cfg->origin ? cfg->origin : "kubeconfig");
+    for (const char *w = cfg->warnings; w && *w; w += strcspn(w, "\n") + (w[strcspn(w, "\n")] != 0))
+        kc_log(c, 1, "warning: %.*s", (int)strcspn(w, "\n"), w);
     *out = c;
     return KC_OK;
 }

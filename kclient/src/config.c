@@ -150,6 +150,7 @@ typedef struct kc_set {
     const char *current; /* current-context, first file that sets it */
     const kc_src *current_from;
     kc_strbuf origin; /* the files read, joined by ':' */
+    kc_strbuf warnings; /* for kc_config_warnings, one per line */
 } kc_set;
 
 static void set_free(kc_set *s)
@@ -168,6 +169,7 @@ static void set_free(kc_set *s)
     for (int k = 0; k < K_NKINDS; k++)
         free(s->items[k]);
     kc_strbuf_free(&s->origin);
+    kc_strbuf_free(&s->warnings);
 }
 
 static const named *find(const kc_set *s, int kind, const char *name)
@@ -302,6 +304,25 @@ static kc_code set_add_buffer(kc_set *s, const char *buf, size_t len, const char
     return set_add_doc(s, doc, file, dir, allow_empty, err);
 }
 
+/* A kubeconfig holds credentials (or says which program makes them): warn
+ * when group or others may read it, or write it.  Best effort: a warning
+ * that cannot be recorded (out of memory) is dropped. */
+static void check_mode(kc_set *s, const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 077))
+        return;
+    const char *how = st.st_mode & 044 ? "readable" : st.st_mode & 022 ? "writable" : "accessible";
+    char *line = kc_asprintf("kubeconfig %s is %s by group or others (mode %04o); chmod 600 it",
+                             path, how, (unsigned)(st.st_mode & 07777));
+    if (line && !(s->warnings.data && strstr(s->warnings.data, line))) { /* a:a in $KUBECONFIG */
+        if (s->warnings.len)
+            kc_strbuf_appends(&s->warnings, "\n");
+        kc_strbuf_appends(&s->warnings, line);
+    }
+    free(line);
+}
+
 /* Read and add one kubeconfig file.  A missing file is skipped unless
  * must_exist (an explicit --kubeconfig, or ~/.kube/config), and so is an
  * empty one when allow_empty. */
@@ -315,6 +336,7 @@ static kc_code set_add_file(kc_set *s, const char *path, int must_exist, int all
         return KC_OK;
     if (e != 0)
         return file_fail(err, path, "%s", ref_strerror(e));
+    check_mode(s, path);
     char *dir = dir_of(path);
     kc_code rc = dir ? set_add_buffer(s, buf, len, path, dir, allow_empty, err) : nomem(err);
     free(dir);
@@ -964,6 +986,8 @@ static kc_code build(const kc_set *s, const kc_config_options *o, kc_config *cfg
         return rc;
     const char *ns = opt(o->namespace_) ? o->namespace_ : c.namespace_ ? c.namespace_ : "default";
     cfg->origin = strdup(s->origin.data);
+    if (s->warnings.len && !s->warnings.failed)
+        cfg->warnings = strdup(s->warnings.data); /* best effort, like check_mode */
     cfg->context_name = strdup(c.ctx ? c.ctx->name : "");
     cfg->namespace_ = strdup(ns);
     if (!cfg->origin || !cfg->context_name || !cfg->namespace_)
@@ -1163,6 +1187,7 @@ const char *kc_config_server(const kc_config *cfg) { return cfg ? cfg->server : 
 const char *kc_config_namespace(const kc_config *cfg) { return cfg ? cfg->namespace_ : NULL; }
 const char *kc_config_context(const kc_config *cfg) { return cfg ? cfg->context_name : NULL; }
 int kc_config_insecure(const kc_config *cfg) { return cfg ? cfg->insecure_skip_tls_verify : 0; }
+const char *kc_config_warnings(const kc_config *cfg) { return cfg ? cfg->warnings : NULL; }
 
 int kc_config_can_refresh(const kc_config *cfg) { return cfg && (cfg->exec || cfg->token_file); }
 
@@ -1182,6 +1207,7 @@ void kc_config_free(kc_config *cfg)
     if (!cfg)
         return;
     free(cfg->origin);
+    free(cfg->warnings);
     free(cfg->context_name);
     free(cfg->cluster_name);
     free(cfg->user_name);

@@ -32,6 +32,8 @@ typedef struct kc_credentials {
 
 struct kc_config {
     char *origin;          /* file(s) the config came from, for messages */
+    char *warnings;        /* problems worth a warning, one per line (no trailing
+                              newline), or NULL: kubeconfig files readable by others */
     char *context_name;
     char *cluster_name;
     char *user_name;

@@ -63,6 +63,29 @@ kc_code kc_send_sync(kc_client *c, const kc_request_spec *spec, char **body_out,
     return KC_OK;
 }
 
+/* A 2xx body that is not the JSON object the caller wants: fail naming the
+ * request (as kc_error_format shows it) and quoting the start of the body,
+ * made printable, so that an HTML page from a proxy is recognisable. */
+static kc_code decode_fail(kc_error *err, const kc_request_spec *spec, const char *what,
+                           const char *body, size_t len)
+{
+    char start[41];
+    size_t n = 0;
+    for (; n < len && n < sizeof(start) - 1; n++)
+        start[n] = (unsigned char)body[n] < 0x20 || (unsigned char)body[n] >= 0x7f ? '.' : body[n];
+    start[n] = '\0';
+    if (len)
+        kc_error_set(err, KC_EDECODE, "%s (%zu bytes: \"%s%s\")", what, len, start,
+                     len > n ? "..." : "");
+    else
+        kc_error_set(err, KC_EDECODE, "%s", what);
+    if (err) {
+        err->method = strdup(spec->method);
+        err->path = spec->path ? strdup(spec->path) : kc_ref_path(&spec->ref);
+    }
+    return KC_EDECODE;
+}
+
 static kc_code send_json(kc_client *c, const kc_request_spec *spec, cJSON **out, kc_error *err)
 {
     char *body = NULL;
@@ -72,11 +95,18 @@ static kc_code send_json(kc_client *c, const kc_request_spec *spec, cJSON **out,
     kc_code rc = kc_send_sync(c, spec, &body, &len, err);
     if (rc != KC_OK)
         return rc;
-    if (out && len) {
-        *out = cJSON_ParseWithLength(body, len);
-        if (!*out)
-            rc = kc_error_set(err, KC_EDECODE, "%s %s: response is not valid JSON (%zu bytes)",
-                              spec->method, spec->path ? spec->path : "", len);
+    if (out) {
+        *out = len ? cJSON_ParseWithLength(body, len) : NULL;
+        if (!len)
+            rc = decode_fail(err, spec, "empty response body, expected a JSON object", body, len);
+        else if (!*out)
+            rc = decode_fail(err, spec, "response is not valid JSON", body, len);
+        else if (!cJSON_IsObject(*out))
+            rc = decode_fail(err, spec, "response is JSON but not an object", body, len);
+        if (rc != KC_OK) {
+            cJSON_Delete(*out);
+            *out = NULL;
+        }
     }
     free(body);
     return rc;

@@ -187,6 +187,10 @@ static void set_tls(kc_client *c, CURL *e, const kc_credentials *cred)
     } else if (cfg->ca_pem) {
         struct curl_blob ca = {cfg->ca_pem, cfg->ca_pem_len, CURL_BLOB_NOCOPY};
         curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+        /* the kubeconfig's CA only, as kubectl: libcurl would also trust its
+         * built-in CA directory (/etc/ssl/certs on Debian) */
+        curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     }
     if (cred->cert_pem && cred->key_pem) {
         struct curl_blob cert = {(void *)cred->cert_pem, cred->cert_pem_len, CURL_BLOB_COPY};

@@ -162,6 +162,10 @@ static void on_done(kc_client *c, const kc_response *resp, const kc_error *err, 
         watch_free(w);
         return;
     }
+    if (w->stream_err.code && !w->stream_err.path && err->path) { /* name the stream */
+        w->stream_err.method = strdup(err->method ? err->method : "GET");
+        w->stream_err.path = strdup(err->path);
+    }
     const kc_error *why = w->stream_err.code ? &w->stream_err : err;
     if (w->gone || (err->code == KC_EHTTP && is_gone(err))) {
         w->gone = 0;
@@ -214,7 +218,7 @@ static void open_stream(kc_watch *w)
         .no_rate_limit = 1, /* as client-go: watches are not throttled */
     };
     kc_watch_decoder_free(w->dec);
-    w->dec = kc_watch_decoder_new(0);
+    w->dec = kc_watch_decoder_new(w->o.max_event_bytes);
     kc_error_clear(&w->stream_err);
     w->stream_failed = 0;
     w->gone = 0;

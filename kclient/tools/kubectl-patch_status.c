@@ -494,6 +494,18 @@ static void log_stderr(void *ud, int level, const char *line)
     fprintf(stderr, "kclient[%d]: %s\n", level, line);
 }
 
+/* Like kubectl, warnings show at every verbosity (e.g. a kubeconfig that
+ * others can read). */
+static void print_config_warnings(const kc_config *cfg)
+{
+    const char *w = kc_config_warnings(cfg);
+    while (w && *w) {
+        size_t n = strcspn(w, "\n");
+        fprintf(stderr, "warning: %.*s\n", (int)n, w);
+        w += n + (w[n] == '\n');
+    }
+}
+
 static int open_items(cli *c, run_state *s)
 {
     if (!strcmp(c->items_path, "-")) {
@@ -569,7 +581,9 @@ int main(int argc, char **argv)
     kc_client_options copts = {.qps = -1, .log = log_stderr, .verbosity = c.verbosity};
     if (kc_config_load(&co, &cfg, &err) != KC_OK)
         rc = fail_error("configuration", &err, EXIT_USAGE);
-    else if (kc_client_new(cfg, &copts, &client, &err) != KC_OK)
+    else if (c.verbosity < 1) /* from -v 1 on the client logs them */
+        print_config_warnings(cfg);
+    if (!rc && kc_client_new(cfg, &copts, &client, &err) != KC_OK)
         rc = fail_error("client", &err, EXIT_USAGE);
     kc_resource_info ri = {0};
     if (!rc && kc_discovery_resolve(client, c.resource, &ri, &err) != KC_OK)

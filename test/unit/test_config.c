@@ -15,6 +15,7 @@
 
 #include "config_internal.h"
 #include "exec_credential.h"
+#include "kclient/client.h"
 #include "kclient/config.h"
 #include "util.h"
 
@@ -1237,6 +1238,196 @@ START_TEST(test_server_only_override)
 }
 END_TEST
 
+/* ---- permissions: a kubeconfig others can read gets a warning ---- */
+
+static const char minimal_config[] =
+    "current-context: c\n"
+    "clusters: [{name: x, cluster: {server: 'https://x:1'}}]\n"
+    "users: [{name: u, user: {token: " STATIC_TOKEN "}}]\n"
+    "contexts: [{name: c, context: {cluster: x, user: u}}]\n";
+
+static char *config_with_mode(const char *dir, const char *name, mode_t mode)
+{
+    char *path = write_config(dir, name, minimal_config);
+    ck_assert_int_eq(chmod(path, mode), 0);
+    return path;
+}
+
+/* The warnings of loading path (NULL for none), copied. */
+static char *warnings_of(const char *path)
+{
+    kc_config_options o = {.kubeconfig = path};
+    kc_config *cfg = load_ok(&o);
+    const char *w = kc_config_warnings(cfg);
+    char *copy = w ? strdup(w) : NULL;
+    kc_config_free(cfg);
+    return copy;
+}
+
+static void expect_warning(const char *dir, mode_t mode, const char *how)
+{
+    char *path = config_with_mode(dir, "config", mode);
+    char *w = warnings_of(path);
+    char *want = kc_asprintf("kubeconfig %s is %s by group or others (mode %04o); chmod 600 it",
+                             path, how, (unsigned)mode);
+    ck_assert_msg(w && !strcmp(w, want), "mode %04o: got \"%s\", want \"%s\"", (unsigned)mode,
+                  w ? w : "(none)", want);
+    assert_no_secret(w);
+    free(want);
+    free(w);
+    free(path);
+}
+
+START_TEST(test_permission_warning)
+{
+    char *dir = make_tmpdir();
+    expect_warning(dir, 0644, "readable");
+    expect_warning(dir, 0640, "readable");
+    expect_warning(dir, 0604, "readable");
+    expect_warning(dir, 0666, "readable");
+    expect_warning(dir, 0620, "writable");
+    expect_warning(dir, 0602, "writable");
+    expect_warning(dir, 0610, "accessible");
+    static const mode_t quiet[] = {0600, 0400, 0700};
+    for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+        char *path = config_with_mode(dir, "config", quiet[i]);
+        char *w = warnings_of(path);
+        ck_assert_msg(w == NULL, "mode %04o: \"%s\"", (unsigned)quiet[i], w);
+        free(path);
+    }
+    /* a symbolic link (always 0777) is judged by its target */
+    char *target = config_with_mode(dir, "private", 0600);
+    char *link = path_in(dir, "link");
+    ck_assert_int_eq(symlink(target, link), 0);
+    ck_assert_ptr_null(warnings_of(link));
+    chmod(target, 0644);
+    char *w = warnings_of(link);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_ptr_nonnull(strstr(w, "(mode 0644)"));
+    free(w);
+    free(link);
+    free(target);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_permission_warning_merged_files)
+{
+    char *dir = make_tmpdir();
+    char *a = config_with_mode(dir, "a/config", 0644);
+    char *b = write_config(dir, "b/config", "current-context: c\n");
+    chmod(b, 0600);
+    char *c = write_config(dir, "c/config", "current-context: c\n");
+    chmod(c, 0604);
+    /* one line per file that needs it, a file listed twice once */
+    char *list = kc_asprintf("%s:%s:%s:%s", a, b, c, a);
+    setenv("KUBECONFIG", list, 1);
+    kc_config *cfg = load_ok(NULL);
+    char *want = kc_asprintf("kubeconfig %s is readable by group or others (mode 0644); chmod 600 it\n"
+                             "kubeconfig %s is readable by group or others (mode 0604); chmod 600 it",
+                             a, c);
+    ck_assert_str_eq(kc_config_warnings(cfg), want);
+    kc_config_free(cfg);
+    free(want);
+    free(list);
+    /* files that are not read (missing) or not regular (/dev/null) say nothing */
+    chmod(a, 0600);
+    list = kc_asprintf("%s/missing:%s", dir, a);
+    setenv("KUBECONFIG", list, 1);
+    cfg = load_ok(NULL);
+    ck_assert_ptr_null(kc_config_warnings(cfg));
+    kc_config_free(cfg);
+    kc_config_options o = {.kubeconfig = "/dev/null", .server = "https://only:1"};
+    cfg = load_ok(&o);
+    ck_assert_ptr_null(kc_config_warnings(cfg));
+    kc_config_free(cfg);
+    free(list);
+    free(a);
+    free(b);
+    free(c);
+    rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_no_warning_from_buffer_or_in_cluster)
+{
+    kc_config *cfg = NULL;
+    ck_assert_int_eq(kc_config_from_buffer(minimal_config, strlen(minimal_config), "secret x/y",
+                                           NULL, NULL, &cfg, NULL),
+                     KC_OK);
+    ck_assert_ptr_null(kc_config_warnings(cfg));
+    kc_config_free(cfg);
+    ck_assert_ptr_null(kc_config_warnings(NULL));
+    char *dir = make_tmpdir();
+    put_file(dir, "token", "sa-token\n"); /* kubelet projects it 0644: not ours to judge */
+    copy_file(DATA "/ca.pem", dir, "ca.crt");
+    char *tok = path_in(dir, "token");
+    chmod(tok, 0644);
+    setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    kc_error err = KC_ERROR_INIT;
+    ck_assert_int_eq(kc_config_in_cluster(dir, &cfg, &err), KC_OK);
+    ck_assert_ptr_null(kc_config_warnings(cfg));
+    kc_config_free(cfg);
+    free(tok);
+    rmtree(dir);
+}
+END_TEST
+
+typedef struct captured {
+    char lines[8][512];
+    int levels[8];
+    int n;
+} captured;
+
+static void capture_log(void *ud, int level, const char *line)
+{
+    captured *c = ud;
+    if (c->n < 8) {
+        c->levels[c->n] = level;
+        snprintf(c->lines[c->n++], sizeof(c->lines[0]), "%s", line);
+    }
+}
+
+START_TEST(test_client_logs_config_warnings)
+{
+    char *dir = make_tmpdir();
+    char *a = config_with_mode(dir, "a", 0644);
+    char *b = config_with_mode(dir, "b", 0640);
+    char *list = kc_asprintf("%s:%s", a, b);
+    setenv("KUBECONFIG", list, 1);
+    kc_config *cfg = load_ok(NULL);
+    captured cap = {0};
+    kc_client_options o = {.log = capture_log, .log_ud = &cap, .verbosity = 1};
+    kc_client *c = NULL;
+    ck_assert_int_eq(kc_client_new(cfg, &o, &c, NULL), KC_OK);
+    ck_assert_int_eq(cap.n, 2); /* one line each, at level 1 (warning) */
+    char *want_a = kc_asprintf("warning: kubeconfig %s is readable by group or others (mode 0644); "
+                               "chmod 600 it", a);
+    char *want_b = kc_asprintf("warning: kubeconfig %s is readable by group or others (mode 0640); "
+                               "chmod 600 it", b);
+    ck_assert_str_eq(cap.lines[0], want_a);
+    ck_assert_str_eq(cap.lines[1], want_b);
+    ck_assert_int_eq(cap.levels[0], 1);
+    ck_assert_int_eq(cap.levels[1], 1);
+    kc_client_free(c);
+    /* verbosity 0 = errors only: not logged (programs show them themselves) */
+    captured quiet = {0};
+    o.log_ud = &quiet;
+    o.verbosity = 0;
+    ck_assert_int_eq(kc_client_new(cfg, &o, &c, NULL), KC_OK);
+    ck_assert_int_eq(quiet.n, 0);
+    kc_client_free(c);
+    kc_config_free(cfg);
+    free(want_a);
+    free(want_b);
+    free(list);
+    free(a);
+    free(b);
+    rmtree(dir);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -1271,6 +1462,10 @@ static Suite *config_suite(void)
     tcase_add_loop_test(tc, test_malformed, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_wrong_types_do_not_crash);
     tcase_add_test(tc, test_mutations_do_not_crash);
+    tcase_add_test(tc, test_permission_warning);
+    tcase_add_test(tc, test_permission_warning_merged_files);
+    tcase_add_test(tc, test_no_warning_from_buffer_or_in_cluster);
+    tcase_add_test(tc, test_client_logs_config_warnings);
     suite_add_tcase(s, tc);
     return s;
 }

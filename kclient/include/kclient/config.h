@@ -59,8 +59,9 @@ kc_code kc_config_from_buffer(const char *yaml, size_t len, const char *origin,
  * re-read when it changes, as kubelet rotates it. */
 kc_code kc_config_in_cluster(const char *sa_dir, kc_config **out, kc_error *err);
 
-/* In-cluster when KUBERNETES_SERVICE_HOST is set and opts->kubeconfig is
- * NULL, else kc_config_load.  What controllers usually want. */
+/* In-cluster when KUBERNETES_SERVICE_HOST is set, opts->kubeconfig is NULL
+ * and $KUBECONFIG is unset; else kc_config_load.  What controllers usually
+ * want. */
 kc_code kc_config_auto(const kc_config_options *opts, kc_config **out, kc_error *err);
 
 /* Accessors.  Returned strings belong to cfg and live as long as it. */
@@ -68,6 +69,15 @@ const char *kc_config_server(const kc_config *cfg);      /* "https://127.0.0.1:6
 const char *kc_config_namespace(const kc_config *cfg);   /* context namespace or "default" */
 const char *kc_config_context(const kc_config *cfg);     /* context name, "in-cluster" */
 int kc_config_insecure(const kc_config *cfg);             /* insecure-skip-tls-verify set */
+
+/* Warnings found while loading, one per line (no trailing newline), or NULL
+ * when there are none.  Today: a kubeconfig file that group or others may
+ * access (mode & 077), e.g.
+ *   kubeconfig /home/a/.kube/config is readable by group or others (mode 0644); chmod 600 it
+ * Only files are checked (not kc_config_from_buffer, not in-cluster).
+ * kc_client_new logs each line at level 1; programs that log less should
+ * show them themselves, as kubectl-patch_status does.  Borrowed from cfg. */
+const char *kc_config_warnings(const kc_config *cfg);
 
 void kc_config_free(kc_config *cfg);
 

@@ -163,6 +163,12 @@ typedef struct kc_watch_options {
     /* A stream has been opened (HTTP 200 received). */
     void (*on_open)(kc_watch *w, void *ud);
     void *ud;
+    /* Longest event line accepted (newline excluded); 0 = 64 MiB.  A longer
+     * one (or a server that never ends a line) drops the stream with
+     * KC_EDECODE "watch event at byte N: larger than the limit of M bytes"
+     * (on_error), then the watch resumes after backoff.  This bounds the
+     * memory one stream can make the client hold. */
+    size_t max_event_bytes;
 } kc_watch_options;
 
 /* Start watching.  opts is copied.  *out stays valid until kc_watch_stop. */

@@ -1,0 +1,3 @@
+module kclient.io/test/badserver
+
+go 1.24.0

@@ -1,0 +1,1522 @@
+#!/usr/bin/env python3
+"""Chaos soak of kclient's federation operator (kclient-operator).
+
+A hub and three member control planes (test/local-cluster), one TCP fault
+proxy (test/fault-proxy) in front of each member, two operator replicas run
+in-cluster style with leader election and deploy/'s RBAC.  While FederatedPod-
+Groups are created, changed and deleted on the hub and member "schedulers"
+churn the member PodGroup statuses, faults are injected at random (seeded):
+link cuts, black holes, latency and resets; member and hub control-plane
+restarts; SIGKILL of the leading replica; compaction (410 Gone) and 429 storms.
+Then faults stop, the federation must converge, and invariants are checked.
+See README.md next to this file.
+"""
+
+import argparse
+import base64
+import collections
+import datetime
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.parse
+import urllib.request
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(TOP, "build")
+OPERATOR = os.path.join(BUILD_DIR, "operator", "kclient-operator")
+LOCAL_CLUSTER = os.path.join(TOP, "test", "local-cluster")
+FAULT_PROXY = os.path.join(TOP, "test", "fault-proxy")
+
+FED = "/apis/federation.kclient.io/v1alpha1"
+MANAGED_BY = "federation.kclient.io/managed-by"
+LABEL_NS = "federation.kclient.io/fpg-namespace"
+LABEL_NAME = "federation.kclient.io/fpg-name"
+LABEL_CLUSTER = "federation.kclient.io/cluster"
+ANN_UID = "federation.kclient.io/hub-uid"
+ANN_GEN = "federation.kclient.io/hub-generation"
+FINALIZER = "federation.kclient.io/cleanup"
+OVERRIDE_LABEL = "soak-override"
+NAMESPACES = ["soak-%d" % i for i in range(5)]
+
+# The members: placement labels, PodGroup flavour, apiserver flags kept across
+# restarts.  m3 runs without the watch cache so that compaction gives 410.
+MEMBERS = {
+    "m1": {"labels": {"region": "r1", "zone": "a"}, "api": "Coscheduling", "flags": []},
+    "m2": {"labels": {"region": "r2", "zone": "a"}, "api": "Volcano", "flags": []},
+    "m3": {"labels": {"region": "r3", "zone": "b"}, "api": "Coscheduling", "flags": ["--watch-cache=false"]},
+}
+REGIONS = ["r1", "r2", "r3"]
+PHASES = {
+    "Coscheduling": ["Pending", "Running", "Running", "Scheduling", "Unknown", "Finished", "Failed"],
+    "Volcano": ["Pending", "Running", "Running", "Inqueue", "Unknown", "Completed"],
+}
+THROTTLE_FLAGS = ["--max-requests-inflight=1", "--max-mutating-requests-inflight=1"]
+
+# Fault kinds and their weights after each kind has run once.
+FAULT_WEIGHTS = collections.OrderedDict([
+    ("link-cut", 3.0), ("link-blackhole", 3.0), ("link-latency", 2.0), ("link-reset", 2.0),
+    ("member-restart", 2.0), ("hub-restart", 1.0), ("leader-kill", 1.5), ("compaction", 1.0),
+    ("throttle-429", 1.0),
+])
+
+# A member copy may be deleted by a placement change the operator saw late:
+# how long an older placement may still be acted on (informer lag under faults).
+PLACEMENT_LAG = 30.0
+
+CRASH_RE = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|"
+                      r"runtime error:|Assertion .*failed|assertion failed|Segmentation fault|"
+                      r"double free|free\(\): |malloc\(\): |corrupted|stack smashing|"
+                      r"terminate called|core dumped")
+
+T0 = time.time()
+_log_lock = threading.Lock()
+_log_file = None
+
+
+def log(msg):
+    line = "[%7.1fs] %s" % (time.time() - T0, msg)
+    with _log_lock:
+        print(line, flush=True)
+        if _log_file:
+            _log_file.write(line + "\n")
+            _log_file.flush()
+
+
+class HarnessError(Exception):
+    """The soak itself could not do its job (not an operator failure)."""
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def parse_ts(s):
+    for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"):
+        try:
+            return datetime.datetime.strptime(s, fmt).replace(tzinfo=datetime.timezone.utc).timestamp()
+        except ValueError:
+            pass
+    return 0.0
+
+
+def pg_base(api):
+    return "/apis/scheduling.volcano.sh/v1beta1" if api == "Volcano" else "/apis/scheduling.x-k8s.io/v1alpha1"
+
+
+# --- REST -----------------------------------------------------------------
+
+class ApiError(Exception):
+    def __init__(self, status, msg):
+        super().__init__("%s: %s" % (status or "transport", msg))
+        self.status = status
+        self.msg = msg
+
+
+class Api:
+    """Minimal Kubernetes REST client: bearer token, cluster CA, one
+    keep-alive connection per thread."""
+
+    def __init__(self, port, token, cafile, timeout=10.0):
+        self.port = port
+        self.token = token
+        self.ctx = ssl.create_default_context(cafile=cafile)
+        self.timeout = timeout
+        self.tl = threading.local()
+
+    def request(self, method, path, body=None, ctype="application/json"):
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        headers = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = ctype
+        for attempt in (1, 2):
+            conn = getattr(self.tl, "conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=self.timeout)
+                self.tl.conn = conn
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                resp = conn.getresponse()
+                raw = resp.read()
+                break
+            except (OSError, http.client.HTTPException) as e:
+                conn.close()
+                self.tl.conn = None
+                if reused and attempt == 1:
+                    continue  # a keep-alive connection the server closed meanwhile
+                raise ApiError(0, "%s: %s" % (type(e).__name__, e)) from None
+        try:
+            obj = json.loads(raw) if raw else None
+        except ValueError:
+            obj = None
+        if resp.status >= 300:
+            msg = obj.get("message") if isinstance(obj, dict) else raw[:200].decode(errors="replace")
+            raise ApiError(resp.status, msg)
+        return obj
+
+    def get(self, path):
+        return self.request("GET", path)
+
+
+def err_class(e):
+    if isinstance(e, ApiError):
+        return "HTTP %d" % e.status if e.status else "transport (%s)" % e.msg.split(":")[0]
+    return type(e).__name__
+
+
+# --- the control planes, proxies, replicas -----------------------------------
+
+class Cluster:
+    def __init__(self, work, name, flags):
+        self.name = name
+        self.dir = os.path.join(work, name)
+        self.base_flags = list(flags)
+        self.port = None
+        self.lock = threading.Lock()   # one fault at a time per control plane
+        self.up = threading.Event()
+        self.restarts = 0
+        self._admin = None
+
+    def start(self, extra=()):
+        args = [LOCAL_CLUSTER, "start", self.dir]
+        if self.port:
+            args += ["--port", str(self.port)]  # kubeconfigs and proxies keep working
+        args += self.base_flags + list(extra)
+        for attempt in (1, 2):
+            r = subprocess.run(args, capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+            log("local-cluster start %s failed (attempt %d): %s" % (self.name, attempt, (r.stdout + r.stderr)[-2000:]))
+        else:
+            raise HarnessError("cannot start control plane %s" % self.name)
+        with open(os.path.join(self.dir, "port")) as f:
+            self.port = int(f.read().strip())
+        self.up.set()
+
+    def stop(self, timeout_s=None):
+        self.up.clear()
+        env = dict(os.environ)
+        if timeout_s:
+            env["LOCAL_CLUSTER_STOP_TIMEOUT"] = str(timeout_s)
+        subprocess.run([LOCAL_CLUSTER, "stop", self.dir], capture_output=True, text=True, env=env)
+
+    def restart(self, down_s, extra=(), abort=None):
+        # SIGTERM, then SIGKILL after 3s: with watches open the apiserver
+        # does not finish draining within local-cluster's 15s anyway.
+        self.stop(timeout_s=3)
+        if down_s > 0:
+            (abort.wait(down_s) if abort else time.sleep(down_s))
+        self.start(extra)
+        self.restarts += 1
+
+    @property
+    def admin(self):
+        if not self._admin:
+            with open(os.path.join(self.dir, "admin.token")) as f:
+                token = f.read().strip()
+            self._admin = Api(self.port, token, os.path.join(self.dir, "ca.crt"))
+        return self._admin
+
+    def kubectl(self, *args, check=True, input=None):
+        r = subprocess.run(["kubectl", "--kubeconfig", os.path.join(self.dir, "kubeconfig")] + list(args),
+                           capture_output=True, text=True, input=input)
+        if check and r.returncode:
+            raise HarnessError("kubectl %s on %s: %s" % (" ".join(args), self.name, r.stderr.strip()))
+        return r.stdout
+
+
+class Proxy:
+    def __init__(self, work, name, upstream_port):
+        self.name = name
+        pf = os.path.join(work, "proxy-%s.ports" % name)
+        self.logf = open(os.path.join(work, "proxy-%s.log" % name), "wb")
+        self.proc = subprocess.Popen([FAULT_PROXY, "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:%d" % upstream_port,
+                                      "--control", "127.0.0.1:0", "--port-file", pf],
+                                     stdout=self.logf, stderr=subprocess.STDOUT)
+        end = time.time() + 120
+        while not os.path.exists(pf):
+            if self.proc.poll() is not None or time.time() > end:
+                raise HarnessError("fault proxy for %s did not start" % name)
+            time.sleep(0.1)
+        ports = dict(line.strip().split("=", 1) for line in open(pf) if "=" in line)
+        self.listen = int(ports["listen"])
+        self.control = int(ports["control"])
+
+    def ctl(self, query):
+        for attempt in range(5):
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/%s" % (self.control, query), timeout=5) as r:
+                    return json.loads(r.read())
+            except OSError as e:
+                last = e
+                time.sleep(0.2)
+        raise HarnessError("fault proxy %s control %s: %s" % (self.name, query, last))
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+class Replica:
+    def __init__(self, name, proc, logpath, probe, metrics):
+        self.name = name
+        self.proc = proc
+        self.log = logpath
+        self.probe = probe
+        self.metrics = metrics
+        self.killed = False   # SIGKILL sent by the soak
+        self.termed = False   # SIGTERM sent by the soak
+        self.exit = None
+        self.outcome = None
+        self.started = time.time()
+        self.metrics_text = ""
+
+    def alive(self):
+        return self.exit is None and self.proc.poll() is None
+
+    def ready(self):
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.probe, timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+# --- placement (the CRD's documented semantics) -----------------------------
+
+def selector_matches(sel, labels):
+    for k, v in (sel.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in sel.get("matchExpressions") or []:
+        key, op, vals = e.get("key"), e.get("operator"), e.get("values") or []
+        have = labels.get(key)
+        if op == "Exists" and have is None:
+            return False
+        if op == "DoesNotExist" and have is not None:
+            return False
+        if op == "In" and have not in vals:
+            return False
+        if op == "NotIn" and have in vals:
+            return False
+    return True
+
+
+def placed_set(spec, member_labels):
+    pl = (spec or {}).get("placement") or {}
+    out = set(n for n in pl.get("clusterNames") or [] if n in member_labels)
+    sel = pl.get("clusterSelector")
+    if sel is not None:  # absent selects nothing, {} selects all
+        out |= set(m for m, labels in member_labels.items() if selector_matches(sel, labels))
+    return out
+
+
+def random_placement(rng):
+    members = sorted(MEMBERS)
+    kind = rng.choices(["names", "in", "labels", "notin", "all", "exists", "both", "none"],
+                       [4, 4, 2, 2, 1, 1, 2, 0.4])[0]
+    if kind == "names":
+        return {"clusterNames": sorted(rng.sample(members, rng.randint(1, 3)))}
+    if kind == "in":
+        return {"clusterSelector": {"matchExpressions": [
+            {"key": "region", "operator": "In", "values": sorted(rng.sample(REGIONS, rng.randint(1, 3)))}]}}
+    if kind == "labels":
+        return {"clusterSelector": {"matchLabels": {"zone": rng.choice(["a", "b"])}}}
+    if kind == "notin":
+        return {"clusterSelector": {"matchExpressions": [
+            {"key": "region", "operator": "NotIn", "values": [rng.choice(REGIONS)]}]}}
+    if kind == "all":
+        return {"clusterSelector": {}}
+    if kind == "exists":
+        return {"clusterSelector": {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}}
+    if kind == "both":
+        return {"clusterNames": [rng.choice(members)], "clusterSelector": {"matchLabels": {"zone": rng.choice(["a", "b"])}}}
+    return {}  # placed nowhere
+
+
+def normal_phase(p):
+    if not p or p in ("Pending", "Unknown"):
+        return "pending"
+    if p == "Running":
+        return "running"
+    if p in ("Finished", "Completed"):
+        return "completed"
+    if p == "Failed":
+        return "failed"
+    return "scheduling"
+
+
+MEMBER_LABELS = {m: d["labels"] for m, d in MEMBERS.items()}
+
+
+class Fpg:
+    """The driver's record of one FederatedPodGroup: everything it asked for."""
+
+    def __init__(self, ns, name, spec):
+        self.ns = ns
+        self.name = name
+        self.spec = spec
+        self.policy = spec["deletionPolicy"]
+        self.placed = placed_set(spec, MEMBER_LABELS)
+        self.state = "creating"   # live | uncertain | absent | deleted
+        self.history = []         # (time the request was sent, kind, placed set or None)
+        self.deleted = False      # a delete was sent (maybe not answered)
+
+    def ever_placed(self):
+        out = set()
+        for _, kind, placed in self.history:
+            if placed is not None:
+                out |= placed
+        return out
+
+
+# --- the soak ---------------------------------------------------------------
+
+class Soak:
+    def __init__(self, args):
+        self.a = args
+        self.seed = args.seed
+        self.work = args.workdir
+        self.stop_load = threading.Event()
+        self.stop_faults = threading.Event()
+        self.stopping_ops = False
+        self.lock = threading.RLock()
+        self.violations = []
+        self.harness_errors = []
+        self.clusters = {}
+        self.proxies = {}
+        self.replicas = []
+        self.replica_seq = 0
+        self.next_replica_at = 0.0
+        self.fpgs = {}
+        self.next_index = 0
+        self.counts = collections.Counter()
+        self.op_errors = collections.Counter()
+        self.status_changes = collections.Counter()
+        self.faults_done = collections.Counter()
+        self.faults_skipped = collections.Counter()
+        self.fault_timeline = []   # (start, end, kind, target)
+        self.deletions = []        # audit: member copies deleted
+        self.audit_procs = {}
+        self.audit_stop = threading.Event()
+        self.threads = []
+        self.compactions = 0
+        self.t_soak_start = None
+        self.t_soak_end = None
+        self.t_quiet = None
+        self.t_converged = None
+        self.t_last_fault = None
+        self.why_deleted = collections.Counter()
+        self.hub_latency = []
+        self.op_lock = threading.Lock()
+
+    # -- infrastructure --
+
+    def bg(self, name, fn, *args):
+        def run():
+            try:
+                fn(*args)
+            except HarnessError as e:
+                log("HARNESS ERROR in %s: %s" % (name, e))
+                with self.lock:
+                    self.harness_errors.append("%s: %s" % (name, e))
+            except Exception:
+                tb = traceback.format_exc()
+                log("HARNESS ERROR in %s:\n%s" % (name, tb))
+                with self.lock:
+                    self.harness_errors.append("%s: %s" % (name, tb.strip().splitlines()[-1]))
+        t = threading.Thread(target=run, name=name, daemon=True)
+        t.start()
+        self.threads.append(t)
+        return t
+
+    def violation(self, msg):
+        with self.lock:
+            self.violations.append(msg)
+        log("VIOLATION: " + msg)
+
+    def setup(self):
+        log("work directory %s, operator %s" % (self.work, OPERATOR))
+        if not os.access(OPERATOR, os.X_OK):
+            raise HarnessError("no operator binary at %s (build first, or set BUILD_DIR)" % OPERATOR)
+        policy = os.path.join(self.work, "audit-policy.yaml")
+        with open(policy, "w") as f:
+            f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
+                    "rules:\n- level: Metadata\n  verbs: [delete, deletecollection]\n  resources:\n"
+                    "  - {group: scheduling.x-k8s.io, resources: [podgroups]}\n"
+                    "  - {group: scheduling.volcano.sh, resources: [podgroups]}\n- level: None\n")
+        self.hub = Cluster(self.work, "hub", [])
+        self.clusters["hub"] = self.hub
+        for m, d in MEMBERS.items():
+            audit = ["--audit-log-path=%s" % os.path.join(self.work, m, "audit.log"), "--audit-policy-file=%s" % policy]
+            self.clusters[m] = Cluster(self.work, m, d["flags"] + audit)
+        log("starting hub and members %s" % ", ".join(MEMBERS))
+        self.parallel([lambda c=c: self.cluster_up(c) for c in self.clusters.values()])
+        for m in MEMBERS:
+            self.proxies[m] = Proxy(self.work, m, self.clusters[m].port)
+        log("control planes: %s; proxies: %s" % (
+            ", ".join("%s :%d" % (c.name, c.port) for c in self.clusters.values()),
+            ", ".join("%s :%d (control :%d)" % (m, p.listen, p.control) for m, p in self.proxies.items())))
+        hub = self.hub
+        hub.kubectl("apply", "-f", os.path.join(TOP, "deploy", "namespace.yaml"), "-f",
+                    os.path.join(TOP, "deploy", "serviceaccount.yaml"), "-f", os.path.join(TOP, "deploy", "rbac.yaml"))
+        self.sa = os.path.join(self.work, "serviceaccount")
+        os.makedirs(self.sa, exist_ok=True)
+        token_s = max(7200, int(self.a.duration) + 3600)
+        with open(os.path.join(self.sa, "token"), "w") as f:
+            f.write(hub.kubectl("-n", "kclient-system", "create", "token", "kclient-operator", "--duration", "%ds" % token_s).strip())
+        shutil.copy(os.path.join(hub.dir, "ca.crt"), os.path.join(self.sa, "ca.crt"))
+        with open(os.path.join(self.sa, "namespace"), "w") as f:
+            f.write("kclient-system")
+        for ns in NAMESPACES:
+            hub.admin.request("POST", "/api/v1/namespaces", {"metadata": {"name": ns}})
+        for m, d in MEMBERS.items():
+            self.register_member(m, d)
+        log("starting two operator replicas")
+        self.start_replica()
+        self.wait_for(60, "a replica holds the lease", lambda: self.leader() is not None)
+        self.start_replica()
+        self.bg("supervisor", self.supervise)
+        self.bg("metrics", self.scrape_metrics)
+        self.wait_for(60, "both replicas ready", lambda: sum(r.ready() for r in self.live()) == 2)
+        self.wait_for(60, "members Ready=True", lambda: all(v == "True" for v in self.member_ready().values()))
+        for m in MEMBERS:
+            self.bg("audit-" + m, self.audit_loop, m)
+        log("setup done in %.1fs" % (time.time() - T0))
+
+    def parallel(self, fns):
+        errs = []
+
+        def wrap(fn):
+            try:
+                fn()
+            except Exception as e:
+                errs.append(e)
+        ts = [threading.Thread(target=wrap, args=(fn,)) for fn in fns]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        if errs:
+            raise errs[0]
+
+    def cluster_up(self, c):
+        c.start()
+        crds = os.path.join(TOP, "crds")
+        if c.name == "hub":
+            files = ["federation.kclient.io_federatedpodgroups.yaml", "federation.kclient.io_memberclusters.yaml"]
+        else:
+            files = ["scheduling.x-k8s.io_podgroups.yaml", "scheduling.volcano.sh_podgroups.yaml"]
+        args = sum([["-f", os.path.join(crds, f)] for f in files], [])
+        c.kubectl("apply", "--server-side", *args)
+        c.kubectl("wait", "--for", "condition=established", "--timeout=60s", *args)
+
+    def register_member(self, m, d):
+        with open(os.path.join(self.clusters[m].dir, "writer.kubeconfig")) as f:
+            kc = re.sub(r"server: https://127\.0\.0\.1:\d+", "server: https://127.0.0.1:%d" % self.proxies[m].listen, f.read())
+        hub = self.hub.admin
+        hub.request("POST", "/api/v1/namespaces/kclient-system/secrets", {
+            "metadata": {"name": "member-" + m},
+            "data": {"kubeconfig": base64.b64encode(kc.encode()).decode()}})
+        hub.request("POST", FED + "/memberclusters", {
+            "apiVersion": "federation.kclient.io/v1alpha1", "kind": "MemberCluster",
+            "metadata": {"name": m, "labels": d["labels"]},
+            "spec": {"kubeconfigSecretRef": {"namespace": "kclient-system", "name": "member-" + m},
+                     "podGroupAPI": d["api"],
+                     "healthCheck": {"periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 2},
+                     "unreachableGraceSeconds": 6}})
+
+    def wait_for(self, secs, what, fn):
+        end = time.time() + secs
+        while True:
+            try:
+                if fn():
+                    return
+            except (ApiError, OSError):
+                pass
+            if time.time() > end:
+                raise HarnessError("timed out after %ds waiting for: %s" % (secs, what))
+            time.sleep(0.5)
+
+    def leader(self):
+        lease = self.hub.admin.get("/apis/coordination.k8s.io/v1/namespaces/kclient-system/leases/kclient-operator")
+        return (lease.get("spec") or {}).get("holderIdentity") or None
+
+    def member_ready(self):
+        out = {}
+        for mc in self.hub.admin.get(FED + "/memberclusters")["items"]:
+            conds = [c for c in (mc.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+            out[mc["metadata"]["name"]] = conds[0]["status"] if conds else "none"
+        return out
+
+    # -- operator replicas --
+
+    def live(self):
+        return [r for r in self.replicas if r.alive()]
+
+    def start_replica(self):
+        with self.lock:
+            self.replica_seq += 1
+            name = "op-%d" % self.replica_seq
+        probe, metrics = free_port(), free_port()
+        env = dict(os.environ, KUBERNETES_SERVICE_HOST="127.0.0.1", KUBERNETES_SERVICE_PORT=str(self.hub.port))
+        env.pop("KUBECONFIG", None)
+        logpath = os.path.join(self.work, name + ".log")
+        lease = self.a.lease.split(",")
+        with open(logpath, "wb") as logf:
+            proc = subprocess.Popen([OPERATOR, "--service-account-dir", self.sa, "--namespace", "kclient-system",
+                                     "--leader-elect", "--identity", name, "--lease-duration", lease[0],
+                                     "--renew-deadline", lease[1], "--retry-period", lease[2],
+                                     "--health-probe-bind-address", "127.0.0.1:%d" % probe,
+                                     "--metrics-bind-address", "127.0.0.1:%d" % metrics,
+                                     "--log-format", "json", "-v", str(self.a.operator_v)],
+                                    stdout=logf, stderr=subprocess.STDOUT, env=env)
+        r = Replica(name, proc, logpath, probe, metrics)
+        with self.lock:
+            self.replicas.append(r)
+        log("operator replica %s started (pid %d)" % (name, proc.pid))
+        return r
+
+    def classify_exit(self, r):
+        rc = r.proc.returncode
+        with open(r.log, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 65536))
+            tail = f.read().decode(errors="replace")
+        if r.killed and rc == -signal.SIGKILL:
+            return "killed", tail
+        if r.termed and rc == 0:
+            return "stopped", tail
+        if rc == 1 and "lost leadership" in tail and not CRASH_RE.search(tail):
+            return "lost-leadership", tail
+        return "UNEXPECTED", tail
+
+    def supervise(self):
+        """A Deployment's job: keep two replicas, restart the ones that exit."""
+        while True:
+            for r in list(self.replicas):
+                if r.exit is None and r.proc.poll() is not None:
+                    r.exit = r.proc.returncode
+                    r.outcome, tail = self.classify_exit(r)
+                    log("operator replica %s exited with %s: %s" % (r.name, r.exit, r.outcome))
+                    if r.outcome == "UNEXPECTED":
+                        self.violation("operator replica %s exited unexpectedly (status %s); log tail:\n%s" % (
+                            r.name, r.exit, "\n".join(tail.splitlines()[-25:])))
+                    self.next_replica_at = max(self.next_replica_at, time.time() + 1.0)
+            if self.stopping_ops:
+                return
+            if len(self.live()) < 2 and time.time() >= self.next_replica_at:
+                self.start_replica()
+            time.sleep(0.3)
+
+    def scrape_metrics(self):
+        while not self.stopping_ops:
+            for r in self.live():
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % r.metrics, timeout=2) as resp:
+                        r.metrics_text = resp.read().decode(errors="replace")
+                except OSError:
+                    pass
+            time.sleep(3)
+
+    def sample_hub(self):
+        """Hub responsiveness as the operators see it: helps tell a slow hub
+        from a stuck operator when a leader misses its renew deadline."""
+        api = Api(self.hub.port, self.hub.admin.token, os.path.join(self.hub.dir, "ca.crt"), timeout=10)
+        with open(os.path.join(self.work, "hub-latency.log"), "a") as out:
+            while not self.stop_load.is_set():
+                t = time.time()
+                try:
+                    api.get("/apis/coordination.k8s.io/v1/namespaces/kclient-system/leases/kclient-operator")
+                    ok = "ok"
+                except ApiError as e:
+                    ok = err_class(e)
+                dt = time.time() - t
+                self.hub_latency.append((t, dt, ok))
+                out.write("%.3f %.3f %s\n" % (t, dt, ok))
+                out.flush()
+                self.stop_load.wait(max(0.0, 0.5 - dt))
+
+    # -- the audit: a watch on every member for the whole soak --
+
+    def record_delete(self, m, key, uid, t, source, user=None):
+        with self.lock:
+            self.deletions.append({"member": m, "ns": key[0], "name": key[1], "uid": uid, "t": t,
+                                   "source": source, "user": user})
+
+    def audit_loop(self, m):
+        """Watch m's PodGroups directly (not through the proxy).  Whenever the
+        watch ends (member restarted, timeout) list again, count what vanished
+        meanwhile as deleted at the time of the list, and watch from there."""
+        c = self.clusters[m]
+        base = pg_base(MEMBERS[m]["api"])
+        known = None
+        t_gap = None
+        out = open(os.path.join(self.work, "audit-watch-%s.log" % m), "a")
+        errf = open(os.path.join(self.work, "audit-watch-%s.err" % m), "a")
+        while not self.audit_stop.is_set():
+            try:
+                lst = c.admin.get(base + "/podgroups")
+            except ApiError:
+                self.audit_stop.wait(0.5)
+                continue
+            now = time.time()
+            cur = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["metadata"]["uid"] for o in lst["items"]}
+            if known is not None:
+                for k, uid in known.items():
+                    if cur.get(k) != uid:
+                        self.record_delete(m, k, uid, now, "watch-gap")
+            known = cur
+            rv = lst["metadata"]["resourceVersion"]
+            out.write("%.3f LIST rv=%s items=%d (gap since %s)\n" % (now, rv, len(cur), "%.3f" % t_gap if t_gap else "-"))
+            out.flush()
+            url = base + "/podgroups?watch=1&allowWatchBookmarks=false&resourceVersion=" + rv
+            proc = subprocess.Popen(["kubectl", "--kubeconfig", os.path.join(c.dir, "kubeconfig"), "get", "--raw", url],
+                                    stdout=subprocess.PIPE, stderr=errf)
+            self.audit_procs[m] = proc
+            for line in proc.stdout:
+                t = time.time()
+                out.write("%.3f %s" % (t, line.decode(errors="replace")))
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                typ, obj = ev.get("type"), ev.get("object") or {}
+                if typ == "ERROR":
+                    break
+                md = obj.get("metadata") or {}
+                k = (md.get("namespace"), md.get("name"))
+                if typ in ("ADDED", "MODIFIED"):
+                    known[k] = md.get("uid")
+                elif typ == "DELETED":
+                    known.pop(k, None)
+                    self.record_delete(m, k, md.get("uid"), t, "watch")
+            out.flush()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            t_gap = time.time()
+            if not self.audit_stop.is_set():
+                self.audit_stop.wait(0.3)
+
+    def read_apiserver_audit(self):
+        for m in MEMBERS:
+            path = os.path.join(self.clusters[m].dir, "audit.log")
+            if not os.path.exists(path):
+                continue
+            for line in open(path, errors="replace"):
+                try:
+                    ev = json.loads(line)
+                except ValueError:
+                    continue
+                if ev.get("stage") != "ResponseComplete" or ev.get("verb") not in ("delete", "deletecollection"):
+                    continue
+                code = (ev.get("responseStatus") or {}).get("code", 0)
+                if code >= 300:
+                    continue
+                ref = ev.get("objectRef") or {}
+                self.record_delete(m, (ref.get("namespace"), ref.get("name")), None,
+                                   parse_ts(ev.get("requestReceivedTimestamp", "")), "apiserver-audit",
+                                   (ev.get("user") or {}).get("username"))
+
+    def explain_delete(self, d):
+        f = self.fpgs.get((d["ns"], d["name"]))
+        if f is None:
+            return None
+        t, m = d["t"], d["member"]
+        for ta, kind, placed in f.history:
+            if ta > t:
+                break
+            if kind == "delete" and f.policy == "Delete":
+                return "fpg-deleted"
+            if placed is not None and m not in placed:
+                back = [tb for tb, _, p in f.history if p is not None and ta < tb <= t - PLACEMENT_LAG and m in p]
+                if not back:
+                    return "placement-change"
+        return None
+
+    def faults_around(self, t, m):
+        out = []
+        for s, e, kind, target in self.fault_timeline:
+            if s - 15 <= t <= (e or time.time()) + 15 and target in (m, "hub", "operator", None):
+                out.append("%s %s [%.1fs..%.1fs]" % (kind, target or "", s - T0, (e or time.time()) - T0))
+        return ", ".join(out) or "none"
+
+    # -- the load: hub operations --
+
+    def fpg_path(self, f):
+        return "%s/namespaces/%s/federatedpodgroups/%s" % (FED, f.ns, f.name)
+
+    def random_spec(self, rng, name):
+        spec = {"placement": random_placement(rng),
+                "template": {"metadata": {"labels": {"app": name}},
+                             "spec": {"minMember": rng.randint(1, 16), "queue": "default"}},
+                "minReadyClusters": rng.choice([1, 1, 1, 2, 3]),
+                "deletionPolicy": "Orphan" if rng.random() < 0.2 else "Delete"}
+        if rng.random() < 0.3:
+            spec["overrides"] = [{"clusterName": rng.choice(sorted(MEMBERS)),
+                                  "patches": [{"op": "add", "path": "/metadata/labels/" + OVERRIDE_LABEL, "value": "v0"}]}]
+        return spec
+
+    def op_create(self, rng):
+        with self.lock:
+            i = self.next_index
+            self.next_index += 1
+        ns, name = NAMESPACES[i % len(NAMESPACES)], "fpg-%05d" % i
+        spec = self.random_spec(rng, name)
+        f = Fpg(ns, name, spec)
+        with self.lock:
+            self.fpgs[(ns, name)] = f
+            f.history.append((time.time(), "create", set(f.placed)))
+        try:
+            self.hub.admin.request("POST", "%s/namespaces/%s/federatedpodgroups" % (FED, ns), {
+                "apiVersion": "federation.kclient.io/v1alpha1", "kind": "FederatedPodGroup",
+                "metadata": {"name": name, "namespace": ns}, "spec": spec})
+            f.state = "live"
+            self.counts["create"] += 1
+            self.counts["create-" + f.policy] += 1
+        except ApiError as e:
+            f.state = "live" if e.status == 409 else "uncertain"
+            self.op_errors["create: " + err_class(e)] += 1
+
+    def pick(self, rng, states=("live", "uncertain")):
+        with self.lock:
+            cands = [f for f in self.fpgs.values() if f.state in states and not f.deleted]
+        return rng.choice(cands) if cands else None
+
+    def patch_fpg(self, f, ops, kind, placed):
+        with self.lock:
+            f.history.append((time.time(), kind, placed))
+        try:
+            self.hub.admin.request("PATCH", self.fpg_path(f), ops, ctype="application/json-patch+json")
+            f.state = "live"
+            self.counts["update"] += 1
+            self.counts["update-" + kind] += 1
+        except ApiError as e:
+            if e.status == 404 and f.state == "uncertain":
+                f.state = "absent"  # its create never happened
+            self.op_errors["update: " + err_class(e)] += 1
+
+    def op_update_spec(self, rng):
+        f = self.pick(rng)
+        if not f:
+            return
+        ops = [{"op": "add", "path": "/spec/template/spec/minMember", "value": rng.randint(1, 16)}]
+        if rng.random() < 0.3:
+            ov = [{"clusterName": rng.choice(sorted(MEMBERS)),
+                   "patches": [{"op": "add", "path": "/metadata/labels/" + OVERRIDE_LABEL, "value": "v%d" % rng.randint(1, 9)}]}]
+            ops.append({"op": "add", "path": "/spec/overrides", "value": ov})
+        self.patch_fpg(f, ops, "spec", None)
+
+    def op_update_placement(self, rng):
+        f = self.pick(rng)
+        if not f:
+            return
+        pl = random_placement(rng)
+        placed = placed_set({"placement": pl}, MEMBER_LABELS)
+        f.placed = placed
+        self.patch_fpg(f, [{"op": "add", "path": "/spec/placement", "value": pl}], "placement", set(placed))
+
+    def op_delete(self, rng):
+        f = self.pick(rng)
+        if not f:
+            return
+        with self.lock:
+            f.history.append((time.time(), "delete", None))
+        try:
+            self.hub.admin.request("DELETE", self.fpg_path(f))
+            f.deleted = True
+            f.state = "deleted"
+            self.counts["delete"] += 1
+            self.counts["delete-" + f.policy] += 1
+        except ApiError as e:
+            if e.status == 404:
+                f.deleted = True
+                f.state = "absent" if f.state == "uncertain" else "deleted"
+            self.op_errors["delete: " + err_class(e)] += 1
+
+    def hub_load(self):
+        rng = random.Random(self.seed * 1000 + 1)
+        target = self.a.fpgs
+        rates = {"create": self.a.create_rate, "spec": 1.5, "placement": 0.8, "delete": 1.0}
+        tokens = dict.fromkeys(rates, 0.0)
+        last = time.time()
+        while not self.stop_load.is_set():
+            now = time.time()
+            el = now - self.t_soak_start
+            dt, last = now - last, now
+            with self.lock:
+                live = sum(1 for f in self.fpgs.values() if f.state in ("live", "uncertain") and not f.deleted)
+            created = self.next_index
+            for k, r in rates.items():
+                if k == "create" and created >= target:
+                    r = 1.0 if live < 0.7 * target else 0.0  # replace deleted ones
+                if k == "delete" and (el < 0.1 * self.a.duration or live < 20):
+                    r = 0.0
+                tokens[k] = min(2.0, tokens[k] + r * dt)
+            k = max(tokens, key=tokens.get)
+            if tokens[k] < 1.0:
+                time.sleep(0.02)
+                continue
+            tokens[k] -= 1.0
+            {"create": self.op_create, "spec": self.op_update_spec, "placement": self.op_update_placement,
+             "delete": self.op_delete}[k](rng)
+
+    # -- the load: member schedulers changing PodGroup statuses --
+
+    def member_load(self):
+        rng = random.Random(self.seed * 1000 + 2)
+        period = 1.0 / self.a.status_rate
+        nxt = time.time()
+        while not self.stop_load.is_set():
+            nxt += period
+            delay = nxt - time.time()
+            if delay > 0:
+                self.stop_load.wait(delay)
+            else:
+                nxt = time.time()
+            with self.lock:
+                cands = [f for f in self.fpgs.values() if f.state == "live" and not f.deleted and f.placed]
+            if not cands:
+                continue
+            f = rng.choice(cands)
+            m = rng.choice(sorted(f.placed))
+            api = MEMBERS[m]["api"]
+            n = f.spec["template"]["spec"]["minMember"]
+            st = {"phase": rng.choice(PHASES[api]), "running": rng.randint(0, n), "succeeded": rng.randint(0, 3),
+                  "failed": rng.randint(0, 2)}
+            path = "%s/namespaces/%s/podgroups/%s%s" % (pg_base(api), f.ns, f.name, "" if api == "Volcano" else "/status")
+            c = self.clusters[m]
+            if not c.up.is_set():
+                self.op_errors["member status: control plane down"] += 1
+                continue
+            try:
+                c.admin.request("PATCH", path, {"status": st}, ctype="application/merge-patch+json")
+                self.status_changes[m] += 1
+            except ApiError as e:
+                self.op_errors["member status: " + ("not created yet" if e.status == 404 else err_class(e))] += 1
+
+    # -- faults --
+
+    def make_plan(self):
+        rng = random.Random(self.seed)
+        plan = []
+        must = list(FAULT_WEIGHTS)
+        rng.shuffle(must)
+        t = rng.uniform(5, 9)
+        while t < self.a.duration - 10:
+            left = self.a.duration - t
+            kinds = [k for k in FAULT_WEIGHTS if left > {"throttle-429": 45, "member-restart": 25, "hub-restart": 25}.get(k, 10)]
+            if must and must[-1] not in kinds:
+                must = [k for k in must if k in kinds]
+            kind = must.pop() if must else rng.choices(kinds, [FAULT_WEIGHTS[k] for k in kinds])[0]
+            f = {"t": round(t, 1), "kind": kind}
+            if kind.startswith("link-") or kind in ("member-restart", "throttle-429"):
+                f["target"] = rng.choice(sorted(MEMBERS))
+            elif kind == "compaction":
+                f["target"] = "m3"
+            elif kind == "hub-restart":
+                f["target"] = "hub"
+            else:
+                f["target"] = "operator"
+            if kind in ("link-cut", "link-blackhole"):
+                f["hold"] = round(rng.uniform(2, 12), 1)
+            elif kind == "link-latency":
+                f["hold"] = round(rng.uniform(5, 20), 1)
+                f["ms"] = rng.randint(50, 600)
+            elif kind in ("member-restart", "hub-restart"):
+                f["hold"] = round(rng.uniform(0, 4), 1)
+            elif kind == "throttle-429":
+                f["hold"] = round(rng.uniform(15, 30), 1)
+            plan.append(f)
+            t += rng.uniform(3.5, 8.0)
+        return plan
+
+    def run_faults(self, plan):
+        sem = threading.Semaphore(3)
+        running = []
+        for f in plan:
+            start = self.t_soak_start + f["t"]
+            if self.stop_faults.wait(max(0.0, start - time.time())):
+                break
+            if not sem.acquire(timeout=5):
+                self.faults_skipped[f["kind"]] += 1
+                continue
+
+            def one(f=f):
+                try:
+                    self.inject(f)
+                finally:
+                    sem.release()
+            running.append(self.bg("fault-%s" % f["kind"], one))
+        for t in running:
+            t.join()
+
+    def inject(self, f):
+        kind, target = f["kind"], f.get("target")
+        lock = (self.clusters[target].lock if target in self.clusters else self.op_lock)
+        if not lock.acquire(timeout=5):
+            self.faults_skipped[kind] += 1
+            log("fault %s on %s skipped: target busy" % (kind, target))
+            return
+        try:
+            if self.stop_faults.is_set():
+                return
+            start = time.time()
+            entry = [start, None, kind, target]
+            with self.lock:
+                self.fault_timeline.append(entry)
+            desc = self.do_fault(f)
+            if desc is None:
+                with self.lock:
+                    self.fault_timeline.remove(entry)
+                self.faults_skipped[kind] += 1
+                return
+            entry[1] = time.time()
+            with self.lock:
+                self.faults_done[kind] += 1
+                self.t_last_fault = max(self.t_last_fault or 0, entry[1])
+            log("fault %s on %s: %s (%.1fs)" % (kind, target, desc, entry[1] - start))
+        finally:
+            lock.release()
+
+    def do_fault(self, f):
+        kind, target, hold = f["kind"], f.get("target"), f.get("hold", 0)
+        ab = self.stop_faults
+        if kind in ("link-cut", "link-blackhole"):
+            p = self.proxies[target]
+            p.ctl("mode?set=" + kind[5:])
+            ab.wait(hold)
+            p.ctl("mode?set=pass")
+            return "%s for %.1fs" % (kind[5:], hold)
+        if kind == "link-latency":
+            p = self.proxies[target]
+            p.ctl("latency?ms=%d" % f["ms"])
+            ab.wait(hold)
+            p.ctl("latency?ms=0")
+            return "%d ms for %.1fs" % (f["ms"], hold)
+        if kind == "link-reset":
+            st = self.proxies[target].ctl("cut-once")
+            return "reset mid-stream (%s connections so far reset by the proxy)" % st.get("cuts")
+        if kind in ("member-restart", "hub-restart"):
+            self.clusters[target].restart(hold, abort=ab)
+            return "stopped, down %.1fs, started again on the same data directory" % hold
+        if kind == "leader-kill":
+            holder = self.leader()
+            r = next((r for r in self.live() if r.name == holder), None)
+            standby = [x for x in self.live() if x is not r and x.ready()]
+            if not r or not standby:
+                log("leader-kill skipped: leader %s, ready standbys %d" % (holder, len(standby)))
+                return None
+            r.killed = True
+            os.kill(r.proc.pid, signal.SIGKILL)
+            return "SIGKILL to leader %s (standby %s)" % (r.name, standby[0].name)
+        if kind == "compaction":
+            c = self.clusters[target]
+            self.compactions += 1
+            c.admin.request("POST", "/api/v1/namespaces/default/configmaps",
+                            {"metadata": {"name": "soak-compact-%d" % self.compactions}})  # moves the revision on
+            r = subprocess.run([LOCAL_CLUSTER, "compact", c.dir], capture_output=True, text=True)
+            if r.returncode:
+                raise HarnessError("compact %s: %s" % (target, r.stderr.strip()))
+            self.proxies[target].ctl("cut-once")  # watches resume from a compacted revision
+            return "%s; links reset so watches resume from a compacted revision" % r.stdout.strip()
+        if kind == "throttle-429":
+            c = self.clusters[target]
+            c.restart(0, THROTTLE_FLAGS)
+            c.admin.request("PATCH", "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations/kclient-writer",
+                            {"spec": {"limited": {"limitResponse": {"type": "Reject", "queuing": None}}}},
+                            ctype="application/merge-patch+json")
+            ab.wait(hold)
+            c.restart(0)
+            return "restarted with in-flight limits 1/1 and writer's priority level rejecting, for %.1fs" % hold
+
+    # -- the invariants --
+
+    def check_state(self):
+        """Everything the federation must satisfy once it has settled.
+        Returns a list of violations (empty: converged)."""
+        v = []
+        hub = self.hub.admin
+        labels = {}
+        for mc in hub.get(FED + "/memberclusters")["items"]:
+            name = mc["metadata"]["name"]
+            labels[name] = mc["metadata"].get("labels") or {}
+            conds = [c for c in (mc.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+            if not conds or conds[0].get("status") != "True":
+                v.append("MemberCluster %s: Ready=%s" % (name, conds[0].get("status") if conds else "none"))
+        fpgs = hub.get(FED + "/federatedpodgroups")["items"]
+        copies = {}
+        sel = urllib.parse.quote(MANAGED_BY + "=kclient-federation")
+        for m, d in MEMBERS.items():
+            items = self.clusters[m].admin.get(pg_base(d["api"]) + "/podgroups?labelSelector=" + sel)["items"]
+            copies[m] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in items}
+        live = set()
+        for f in fpgs:
+            md = f["metadata"]
+            key = (md["namespace"], md["name"])
+            live.add(key)
+            k = "%s/%s" % key
+            if md.get("deletionTimestamp"):
+                v.append("%s: deletion not finished (finalizers %s)" % (k, md.get("finalizers")))
+                continue
+            if FINALIZER not in (md.get("finalizers") or []):
+                v.append("%s: no finalizer" % k)
+            spec, gen = f["spec"], md.get("generation")
+            placed = placed_set(spec, labels)
+            tmpl = spec.get("template") or {}
+            want_min = (tmpl.get("spec") or {}).get("minMember")
+            overrides = {o["clusterName"]: o for o in spec.get("overrides") or []}
+            for m in sorted(MEMBERS):
+                c = copies[m].get(key)
+                if m not in placed:
+                    if c:
+                        v.append("%s: copy on %s, which is not placed (placed: %s)" % (k, m, sorted(placed)))
+                    continue
+                if not c:
+                    v.append("%s: no copy on %s (placed: %s)" % (k, m, sorted(placed)))
+                    continue
+                cmd = c["metadata"]
+                cl = cmd.get("labels") or {}
+                ann = cmd.get("annotations") or {}
+                if (c.get("spec") or {}).get("minMember") != want_min:
+                    v.append("%s: %s copy has minMember %s, want %s" % (k, m, (c.get("spec") or {}).get("minMember"), want_min))
+                if ann.get(ANN_GEN) != str(gen):
+                    v.append("%s: %s copy is of generation %s, want %s" % (k, m, ann.get(ANN_GEN), gen))
+                if ann.get(ANN_UID) != md.get("uid"):
+                    v.append("%s: %s copy belongs to hub uid %s, want %s" % (k, m, ann.get(ANN_UID), md.get("uid")))
+                want_labels = dict((tmpl.get("metadata") or {}).get("labels") or {})
+                want_labels.update({MANAGED_BY: "kclient-federation", LABEL_NS: key[0], LABEL_NAME: key[1], LABEL_CLUSTER: m})
+                for p in (overrides.get(m) or {}).get("patches") or []:
+                    if p.get("path", "").startswith("/metadata/labels/"):
+                        want_labels[p["path"].split("/", 3)[3]] = p.get("value")
+                bad = {lk: (cl.get(lk), lv) for lk, lv in want_labels.items() if cl.get(lk) != lv}
+                if bad:
+                    v.append("%s: %s copy labels (have, want): %s" % (k, m, bad))
+                if MEMBERS[m]["api"] == "Volcano" and (c.get("spec") or {}).get("queue") != (tmpl.get("spec") or {}).get("queue"):
+                    v.append("%s: %s copy queue %s" % (k, m, (c.get("spec") or {}).get("queue")))
+            v += self.check_status(k, f, placed, copies)
+        for key, fm in sorted(self.fpgs.items()):
+            if key in live:
+                continue
+            for m in sorted(MEMBERS):
+                if key not in copies[m]:
+                    continue
+                if fm.deleted and fm.policy == "Orphan" and m in fm.ever_placed():
+                    continue  # deletionPolicy Orphan: left behind on purpose
+                why = ("deleted with deletionPolicy %s" % fm.policy) if fm.deleted else "never created on the hub"
+                v.append("%s/%s: copy left on %s; the FederatedPodGroup was %s" % (key[0], key[1], m, why))
+        for m in sorted(MEMBERS):
+            for key in copies[m]:
+                if key not in self.fpgs:
+                    v.append("%s/%s: copy on %s of a FederatedPodGroup the soak never made" % (key[0], key[1], m))
+        return v
+
+    def check_status(self, k, f, placed, copies):
+        v = []
+        md, spec, st = f["metadata"], f["spec"], f.get("status") or {}
+        key, gen = (md["namespace"], md["name"]), md.get("generation")
+        want = []
+        for m in sorted(placed):
+            cs = (copies[m].get(key) or {}).get("status") or {}
+            want.append({"clusterName": m, "memberPhase": cs.get("phase") or "Pending", "running": cs.get("running", 0),
+                         "succeeded": cs.get("succeeded", 0), "failed": cs.get("failed", 0), "applied": True,
+                         "appliedGeneration": gen, "stale": False})
+        got = st.get("clusters") or []
+        if st.get("observedGeneration") != gen:
+            v.append("%s: status.observedGeneration %s, generation %s" % (k, st.get("observedGeneration"), gen))
+        if [e.get("clusterName") for e in got] != sorted(placed):
+            v.append("%s: status.clusters %s, placed on %s" % (k, [e.get("clusterName") for e in got], sorted(placed)))
+        else:
+            for e, w in zip(got, want):
+                diff = {f2: (e.get(f2), w[f2]) for f2 in w if e.get(f2) != w[f2]}
+                if diff:
+                    v.append("%s: status.clusters[%s] (hub, member): %s" % (k, w["clusterName"], diff))
+        n = len(want)
+        phases = [normal_phase(w["memberPhase"]) for w in want]
+        ready = phases.count("running")
+        min_ready = min(spec.get("minReadyClusters", 1), n)
+        if n == 0:
+            phase = "Pending"
+        elif "failed" in phases:
+            phase = "Failed"
+        elif phases.count("completed") == n:
+            phase = "Completed"
+        elif ready >= min_ready:
+            phase = "Running"
+        elif ready > 0:
+            phase = "Degraded"
+        else:
+            phase = "Scheduling" if "scheduling" in phases else "Pending"
+        expect = {"phase": phase, "placedClusters": n, "readyClusters": ready,
+                  "running": sum(w["running"] for w in want), "succeeded": sum(w["succeeded"] for w in want),
+                  "failed": sum(w["failed"] for w in want)}
+        diff = {f2: (st.get(f2), x) for f2, x in expect.items() if st.get(f2) != x}
+        if diff:
+            v.append("%s: status (hub, from members): %s" % (k, diff))
+        conds = {c.get("type"): c.get("status") for c in st.get("conditions") or []}
+        wantc = {"Applied": "True", "StatusFresh": "True", "Ready": "True" if phase == "Running" else "False"}
+        diff = {t: (conds.get(t), s) for t, s in wantc.items() if conds.get(t) != s}
+        if diff:
+            v.append("%s: conditions (hub, want): %s" % (k, diff))
+        return v
+
+    def check_deletions(self):
+        self.read_apiserver_audit()
+        why = collections.Counter()
+        for d in sorted(self.deletions, key=lambda d: d["t"]):
+            reason = self.explain_delete(d)
+            if d["source"] == "apiserver-audit" and d["user"] != "writer":
+                self.violation("%s: %s/%s deleted by %s, not the operator" % (d["member"], d["ns"], d["name"], d["user"]))
+            if reason:
+                why[(d["source"], reason)] += 1
+                continue
+            why[(d["source"], "UNEXPLAINED")] += 1
+            f = self.fpgs.get((d["ns"], d["name"]))
+            hist = "; ".join("%.1fs %s %s" % (t - T0, kind, sorted(p) if p is not None else "")
+                             for t, kind, p in (f.history if f else []))
+            self.violation("%s: %s/%s deleted at %.1fs (seen by %s) with no FederatedPodGroup deletion or placement "
+                           "change to explain it; faults around then: %s; soak's actions on it: %s" % (
+                               d["member"], d["ns"], d["name"], d["t"] - T0, d["source"],
+                               self.faults_around(d["t"], d["member"]), hist or "none"))
+        return why
+
+    # -- the run --
+
+    def run(self):
+        self.setup()
+        plan = self.make_plan()
+        with open(os.path.join(self.work, "fault-plan.json"), "w") as f:
+            json.dump(plan, f, indent=1)
+        log("soak: %ds, seed %d, %d FederatedPodGroups, %d faults planned (%s)" % (
+            self.a.duration, self.seed, self.a.fpgs, len(plan),
+            ", ".join("%s %d" % (k, n) for k, n in collections.Counter(p["kind"] for p in plan).items())))
+        self.t_soak_start = time.time()
+        loaders = [self.bg("hub-load", self.hub_load), self.bg("member-load", self.member_load),
+                   self.bg("hub-sampler", self.sample_hub)]
+        faults = self.bg("faults", self.run_faults, plan)
+        progress_at = time.time() + 30
+        while time.time() < self.t_soak_start + self.a.duration and not self.harness_errors:
+            time.sleep(0.5)
+            if time.time() >= progress_at:
+                progress_at += 30
+                self.progress()
+        self.stop_load.set()
+        self.stop_faults.set()
+        for t in loaders + [faults]:
+            t.join()
+        self.t_soak_end = time.time()
+        self.restore()
+        self.t_quiet = time.time()
+        if self.harness_errors:
+            return
+        log("load and faults stopped; settling (up to %ds)" % self.a.settle)
+        self.settle()
+        self.why_deleted = self.check_deletions()
+        self.stop_operators()
+
+    def progress(self):
+        with self.lock:
+            live = sum(1 for f in self.fpgs.values() if f.state == "live" and not f.deleted)
+        log("progress: %d created, %d updated, %d deleted, %d live; %d member status changes; faults %s; replicas %s" % (
+            self.counts["create"], self.counts["update"], self.counts["delete"], live, sum(self.status_changes.values()),
+            sum(self.faults_done.values()), ", ".join(r.name for r in self.live())))
+
+    def restore(self):
+        """Faults undo themselves; make sure nothing is left behind."""
+        for m, p in self.proxies.items():
+            st = p.ctl("mode?set=pass")
+            p.ctl("latency?ms=0")
+            if st.get("mode") != "pass":
+                raise HarnessError("proxy %s still in %s" % (m, st.get("mode")))
+        for c in self.clusters.values():
+            if subprocess.run([LOCAL_CLUSTER, "status", c.dir], capture_output=True).returncode:
+                log("%s is not running after the faults: starting it" % c.name)
+                c.start()
+        if self.t_last_fault is None:
+            self.t_last_fault = time.time()
+
+    def settle(self):
+        deadline = self.t_quiet + self.a.settle
+        first_ok = None
+        last = []
+        while True:
+            try:
+                last = self.check_state()
+            except ApiError as e:
+                last = ["cannot read state: %s" % e]
+            now = time.time()
+            if not last:
+                if first_ok is None:
+                    first_ok = now
+                elif now - first_ok >= 3:   # twice in a row, some seconds apart
+                    self.t_converged = first_ok
+                    log("converged %.1fs after the last fault (%.1fs after the load stopped)" % (
+                        first_ok - self.t_last_fault, first_ok - self.t_soak_end))
+                    return
+            else:
+                first_ok = None
+            if now > deadline:
+                break
+            time.sleep(2)
+        self.violation("did not converge within %ds after the faults stopped; %d violations remain, first ones:\n  %s" % (
+            self.a.settle, len(last), "\n  ".join(last[:40])))
+
+    def stop_operators(self):
+        self.stopping_ops = True
+        live = self.live()
+        for r in live:
+            r.termed = True
+            r.proc.send_signal(signal.SIGTERM)
+        for r in live:
+            t0 = time.time()
+            try:
+                r.proc.wait(25)
+            except subprocess.TimeoutExpired:
+                self.violation("operator replica %s did not exit within 25s of SIGTERM" % r.name)
+                r.proc.kill()
+                r.proc.wait()
+            r.exit = r.proc.returncode
+            r.outcome, tail = self.classify_exit(r)
+            if r.outcome != "stopped":
+                self.violation("operator replica %s: exit status %s after SIGTERM (%.1fs); log tail:\n%s" % (
+                    r.name, r.exit, time.time() - t0, "\n".join(tail.splitlines()[-25:])))
+        for r in self.replicas:   # the ones that ended during the soak were classified by the supervisor
+            if r.exit is None and r.proc.poll() is not None:
+                r.exit = r.proc.returncode
+                r.outcome, _ = self.classify_exit(r)
+
+    def teardown(self):
+        self.stop_load.set()
+        self.stop_faults.set()
+        self.stopping_ops = True
+        self.audit_stop.set()
+        for p in list(self.audit_procs.values()):
+            if p.poll() is None:
+                p.kill()
+        for r in self.replicas:
+            if r.proc.poll() is None:
+                r.proc.kill()
+                r.proc.wait()
+        for p in self.proxies.values():
+            p.close()
+        self.parallel([lambda c=c: c.stop(timeout_s=5) for c in self.clusters.values()])
+
+    # -- figures --
+
+    def scan_logs(self):
+        classes = collections.Counter()
+        transitions = collections.Counter()
+        crashes = []
+        for r in self.replicas:
+            with open(r.log, errors="replace") as f:
+                for raw in f:
+                    if CRASH_RE.search(raw):
+                        crashes.append("%s: %s" % (r.name, raw.strip()[:300]))
+                    try:
+                        e = json.loads(raw)
+                    except ValueError:
+                        classes["(non-JSON log line)"] += 1
+                        continue
+                    msg, lvl = e.get("msg", ""), e.get("level")
+                    if msg == "member cluster ready changed":
+                        transitions["%s->%s" % (e.get("cluster"), e.get("ready"))] += 1
+                        continue
+                    if lvl not in ("error", "warning") and not msg.startswith("retrying") and "relisting" not in msg:
+                        continue
+                    classes[self.classify_line(msg, e)] += 1
+        return classes, transitions, crashes
+
+    @staticmethod
+    def text_class(text):
+        m = re.search(r"HTTP (\d{3})( [A-Za-z]+)?", text)
+        if m:
+            return "HTTP %s%s" % (m.group(1), m.group(2) or "")
+        for key in ("waiting for offline members", "member copies being deleted", "timed out", "transport error",
+                    "cancelled", "Too Many Requests", "Gone", "Conflict", "Service Unavailable", "Internal Server Error",
+                    "too old", "Expired"):
+            if key in text:
+                return key
+        return re.sub(r"\d+", "N", text)[:70]
+
+    def classify_line(self, msg, e):
+        if msg == "reconcile failed":
+            return "reconcile failed: " + self.text_class(e.get("error", ""))
+        if msg == "status write failed":
+            return "hub status write failed: %s (%s)" % (e.get("outcome"), self.text_class(e.get("error", "")))
+        if msg == "member status write failed":
+            return "MemberCluster status write failed: " + self.text_class(e.get("error", ""))
+        if msg.startswith("retrying"):
+            m = re.search(r" after (.*?) \(attempt", msg)
+            return "request retried: " + (m.group(1) if m else "?")
+        if "relisting" in msg:
+            return "informer relist (watch expired: 410 Gone)" if re.search(r"410|too old|Expired|Gone", msg) else \
+                "informer relist: " + self.text_class(msg)
+        if "no answer from" in msg:
+            return "dead link detected (connections dropped)"
+        if "list failed" in msg:
+            return "informer list failed: " + self.text_class(msg)
+        if "not renewed" in msg:
+            return "lease not renewed in time"
+        if "lost leadership" in msg:
+            return "lost leadership (exit)"
+        return "%s: %s" % (e.get("level"), re.sub(r"\d+", "N", msg)[:80])
+
+    def metrics_totals(self):
+        port_names = {self.hub.port: "hub"}
+        for m, p in self.proxies.items():
+            port_names[p.listen] = m
+        req = collections.Counter()
+        other = collections.Counter()
+        sample = re.compile(r'^([a-z_]+)(?:\{(.*)\})? ([0-9.eE+-]+)$')
+        for r in self.replicas:
+            for line in r.metrics_text.splitlines():
+                mt = sample.match(line)
+                if not mt:
+                    continue
+                name, lbl, val = mt.group(1), dict(re.findall(r'(\w+)="([^"]*)"', mt.group(2) or "")), float(mt.group(3))
+                if name == "rest_client_requests_total":
+                    port = int(re.sub(r".*:(\d+)/?$", r"\1", lbl.get("host", ":0")) or 0)
+                    req[(port_names.get(port, lbl.get("host")), lbl.get("code"))] += val
+                elif name == "controller_runtime_reconcile_total":
+                    other["reconciles " + lbl.get("result", "")] += val
+                elif name == "kclient_member_writes_total":
+                    other["member writes " + lbl.get("verb", "")] += val
+                elif name in ("kclient_status_writes_total", "kclient_status_batches_total", "workqueue_retries_total",
+                              "kclient_member_dead_links_total"):
+                    other[name] += val
+        return req, other
+
+    def report(self, why_deleted):
+        D = lambda t: "%.1fs" % t if t is not None else "-"
+        print("\n== soak figures (seed %d; replay with --seed %d --duration %d)" % (self.seed, self.seed, self.a.duration))
+        soak = (self.t_soak_end or time.time()) - (self.t_soak_start or T0)
+        conv = (self.t_converged - self.t_last_fault) if self.t_converged and self.t_last_fault else None
+        print("duration: %.0fs of load and faults; setup %s; total %.0fs" % (
+            soak, D((self.t_soak_start or T0) - T0), time.time() - T0))
+        print("time to converge after the last fault: %s" % (D(conv) if conv is not None else "DID NOT CONVERGE"))
+        print("faults injected: %d (%s)%s" % (
+            sum(self.faults_done.values()), ", ".join("%s %d" % kv for kv in sorted(self.faults_done.items())),
+            ("; skipped: " + ", ".join("%s %d" % kv for kv in sorted(self.faults_skipped.items()))) if self.faults_skipped else ""))
+        with self.lock:
+            live = sum(1 for f in self.fpgs.values() if f.state == "live" and not f.deleted)
+        c = self.counts
+        print("FederatedPodGroups: %d created (Delete %d, Orphan %d), %d updated (spec %d, placement %d), "
+              "%d deleted (Delete %d, Orphan %d); %d live at the end" % (
+                  c["create"], c["create-Delete"], c["create-Orphan"], c["update"], c["update-spec"],
+                  c["update-placement"], c["delete"], c["delete-Delete"], c["delete-Orphan"], live))
+        print("member status changes: %d (%s)" % (sum(self.status_changes.values()),
+                                                  ", ".join("%s %d" % kv for kv in sorted(self.status_changes.items()))))
+        if self.op_errors:
+            print("soak's own requests that failed (expected under faults): %s" % ", ".join(
+                "%s %d" % kv for kv in sorted(self.op_errors.items())))
+        lat = sorted(dt for t, dt, ok in self.hub_latency if ok == "ok")
+        if lat:
+            print("hub latency seen by the soak (lease GET every 0.5s): p50 %.0f ms, p99 %.0f ms, max %.0f ms; %d failed" % (
+                lat[len(lat) // 2] * 1000, lat[int(len(lat) * 0.99)] * 1000, lat[-1] * 1000,
+                sum(1 for x in self.hub_latency if x[2] != "ok")))
+        outcomes = collections.Counter(r.outcome or "running" for r in self.replicas)
+        print("operator replicas: %d started; %s" % (len(self.replicas), ", ".join("%s %d" % kv for kv in sorted(outcomes.items()))))
+        req, other = self.metrics_totals()
+        by_target = collections.defaultdict(list)
+        for (target, code), n in sorted(req.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1]))):
+            by_target[target].append("%s %d" % (code, n))
+        print("operator requests by target and code (metrics, summed over replicas):")
+        for target in sorted(by_target, key=str):
+            print("  %-4s %s" % (target, ", ".join(by_target[target])))
+        print("operator counters: %s" % ", ".join("%s %d" % kv for kv in sorted(other.items())))
+        classes, transitions, crashes = self.scan_logs()
+        print("operator errors and warnings by class (logs):")
+        for cls, n in classes.most_common():
+            print("  %6d  %s" % (n, cls))
+        print("member Ready transitions (logs): %s" % (", ".join("%s %d" % kv for kv in sorted(transitions.items())) or "none"))
+        print("audit: member copies deleted: %s" % (", ".join("%s/%s %d" % (s, w, n) for (s, w), n in sorted(why_deleted.items())) or "none"))
+        for line in crashes[:20]:
+            self.violation("crash signature in operator log: " + line)
+        return crashes
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Chaos soak of the federation operator.")
+    ap.add_argument("--duration", type=int, default=180, help="seconds of load and faults (default 180)")
+    ap.add_argument("--seed", type=int, default=None, help="random seed (default: from the clock; printed)")
+    ap.add_argument("--fpgs", type=int, default=500, help="FederatedPodGroups to create (default 500)")
+    ap.add_argument("--create-rate", type=float, default=4.0, help="creates per second until --fpgs are made")
+    ap.add_argument("--status-rate", type=float, default=6.0, help="member status changes per second")
+    ap.add_argument("--settle", type=int, default=180, help="seconds allowed to converge after the faults")
+    ap.add_argument("--lease", default="4s,3s,1s", help="operator lease duration, renew deadline, retry period")
+    ap.add_argument("--operator-v", type=int, default=2, help="operator log verbosity")
+    ap.add_argument("--workdir", default=None, help="work directory (default: a new one under /tmp)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory even when the soak passes")
+    a = ap.parse_args()
+    if a.seed is None:
+        a.seed = int(time.time() * 1000) % 1000000
+    if a.workdir is None:
+        a.workdir = tempfile.mkdtemp(prefix="kc-soak.")
+    os.makedirs(a.workdir, exist_ok=True)
+    global _log_file
+    _log_file = open(os.path.join(a.workdir, "soak.log"), "a")
+    log("seed %d (replay: %s --seed %d --duration %d)" % (a.seed, sys.argv[0].replace(".py", ".sh"), a.seed, a.duration))
+
+    def on_term(sig, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGTERM, on_term)
+    s = Soak(a)
+    interrupted = False
+    try:
+        s.run()
+    except HarnessError as e:
+        log("HARNESS ERROR: %s" % e)
+        s.harness_errors.append(str(e))
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted")
+    finally:
+        try:
+            s.teardown()
+        except Exception:
+            log("teardown: %s" % traceback.format_exc())
+    why = s.why_deleted
+    s.report(why)
+    ok = not s.violations and not s.harness_errors and not interrupted
+    print("\n== %s: %d violations, %d harness errors; work directory %s%s" % (
+        "PASS" if ok else "FAIL", len(s.violations), len(s.harness_errors), a.workdir,
+        "" if ok and not a.keep else " (kept)"))
+    if s.violations:
+        print("violations:")
+        for v in s.violations[:60]:
+            print("  - " + v.replace("\n", "\n    "))
+    for e in s.harness_errors:
+        print("  harness error: " + e)
+    _log_file.close()
+    if ok and not a.keep:
+        shutil.rmtree(a.workdir, ignore_errors=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
