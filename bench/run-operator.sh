@@ -26,7 +26,7 @@
 #
 # Completion is observed by bench/operator/fpg_watch.py (list + watch of the
 # hub's FederatedPodGroups: exact times, no polling load).  Each phase is
-# bounded by --timeout (default 120 s); the whole run takes about 1 to 2
+# bounded by --timeout (default 120 s); the whole run takes about 2 to 2.5
 # minutes.  Clusters, operator and temp dir are removed on exit (--keep
 # keeps the directory and its logs).  One JSON line per run is appended to
 # $KC_BENCH_OUT (default /tmp/kclient-bench-operator.jsonl).
@@ -41,7 +41,7 @@ while (($#)); do
 	--operator) OP_BIN=$2; shift 2 ;;
 	--keep) KEEP=1; shift ;;
 	--) shift; OP_FLAGS=("$@"); break ;;
-	-h | --help) sed -n '2,31p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,32p' "$0"; exit 0 ;;
 	*) echo "run-operator: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 done
@@ -85,15 +85,31 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port: a loopback port nobody listens on, below the ephemeral range
+# (so no outgoing connection can be holding it as its local port)
+free_port() {
+	local lo p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+	((lo > 11000)) || lo=32768
+	while :; do
+		p=$((10000 + RANDOM % (lo - 10000)))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
 now() { printf '%s' "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 # --- the operator's process and metrics -------------------------------------------
 op_pid() { cat "$E2E_DIR/operator.pid"; }
 CLK_TCK=$(getconf CLK_TCK)
-op_cpu() { # utime + stime in seconds
-	awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$(op_pid)/stat"
+pid_cpu() { # PID: utime + stime in seconds
+	awk -v t="$CLK_TCK" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t }' "/proc/$1/stat"
+}
+op_cpu() { pid_cpu "$(op_pid)"; }
+# cpu_all: "operator hub edges" CPU seconds so far (each control plane is one process)
+cpu_all() {
+	printf '%s %s %s\n' "$(op_cpu)" "$(pid_cpu "$(cat "$E2E_DIR/hub/pid")")" \
+		"$(awk -v a="$(pid_cpu "$(cat "$E2E_DIR/edge1/pid")")" -v b="$(pid_cpu "$(cat "$E2E_DIR/edge2/pid")")" 'BEGIN { printf "%.2f", a + b }')"
 }
 op_mem() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$(op_pid)/status"; } # kB
 scrape() { curl -sf --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" >"$1"; }
@@ -108,8 +124,8 @@ metric() {
 
 # --- setup --------------------------------------------------------------------------
 log "building kclient-operator and kubectl-patch_status"
-cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja >/dev/null
-cmake --build "$BUILD_DIR" --target kclient-operator kubectl-patch_status >/dev/null
+{ cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja && cmake --build "$BUILD_DIR" --target kclient-operator kubectl-patch_status; } \
+	>"$E2E_DIR/build.log" 2>&1 || { tail -n 30 "$E2E_DIR/build.log" >&2; die "build failed"; }
 BUILD_TYPE=$(awk -F= '/^CMAKE_BUILD_TYPE:/ { print $2 }' "$BUILD_DIR/CMakeCache.txt")
 [[ $BUILD_TYPE == Debug || -z $BUILD_TYPE ]] &&
 	log "note: $BUILD_DIR is a ${BUILD_TYPE:-unoptimised} build: CPU numbers are not representative (BUILD_DIR=/tmp/kc-rel for an optimised one)"
@@ -121,13 +137,22 @@ for c in hub "${EDGES[@]}"; do
 done
 for p in "${pids[@]}"; do wait "$p" || { cat "$E2E_DIR"/*.up.log >&2; die "a cluster did not start"; }; done
 for e in "${EDGES[@]}"; do register_member "$e" "${REGION[$e]}"; done
-PROBE_PORT=$(free_port)
-METRICS_PORT=$(free_port)
-log "starting kclient-operator ${OP_FLAGS[*]}"
-operator_start operator --v 1 --health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
-	--metrics-bind-address "127.0.0.1:$METRICS_PORT" "${OP_FLAGS[@]}"
-op_ready() { kill -0 "$(op_pid)" 2>/dev/null && curl -sf "http://127.0.0.1:$PROBE_PORT/readyz" >/dev/null; }
-wait_for 30 "operator /readyz" op_ready || die "operator not ready"
+op_alive() { kill -0 "$(op_pid)" 2>/dev/null; }
+op_ready() { op_alive && curl -sf "http://127.0.0.1:$PROBE_PORT/readyz" >/dev/null; }
+op_settled() { op_ready || ! op_alive || grep -q "cannot serve HTTP" "$E2E_DIR/operator.log"; }
+for attempt in 1 2 3; do
+	PROBE_PORT=$(free_port)
+	METRICS_PORT=$(free_port)
+	log "starting kclient-operator ${OP_FLAGS[*]} (metrics on 127.0.0.1:$METRICS_PORT)"
+	operator_start operator --v 1 --health-probe-bind-address "127.0.0.1:$PROBE_PORT" \
+		--metrics-bind-address "127.0.0.1:$METRICS_PORT" "${OP_FLAGS[@]}"
+	wait_for 30 "operator /readyz" op_settled || break
+	op_ready && break
+	grep -q "cannot serve HTTP" "$E2E_DIR/operator.log" || break
+	log "a port was taken meanwhile; again with others"
+	operator_stop operator
+done
+op_ready || die "operator not ready"
 mc_ready() {
 	local e
 	for e in "${EDGES[@]}"; do
@@ -173,7 +198,7 @@ gen_fpgs() { # PART PARTS
 PARTS=8
 for ((p = 0; p < PARTS; p++)); do gen_fpgs "$p" "$PARTS" >"$E2E_DIR/fpgs-$p.json"; done
 scrape "$E2E_DIR/m0.txt"
-cpu0=$(op_cpu)
+read -r cpu0 hcpu0 ecpu0 < <(cpu_all)
 start_watch applied --placed 2
 log "phase 1: creating $N FederatedPodGroups ($PARTS parallel kubectl apply --server-side)"
 t1=$(now)
@@ -202,7 +227,7 @@ settle() {
 }
 timeout 60 bash -c "$(declare -f settle); METRICS_PORT=$METRICS_PORT settle" || log "phase 1: still busy after 60s"
 scrape "$E2E_DIR/m1.txt"
-cpu1=$(op_cpu)
+read -r cpu1 hcpu1 ecpu1 < <(cpu_all)
 members=0
 for e in "${EDGES[@]}"; do
 	c=$(edgectl "$e" get pg -n "$NS" -l federation.kclient.io/managed-by=kclient-federation -o name | wc -l)
@@ -234,7 +259,7 @@ w2=$WATCH_RESULT
 log "phase 2: all aggregated after $(secs "$t2" "$(jf "$w2" .done)")s"
 timeout 60 bash -c "$(declare -f settle); METRICS_PORT=$METRICS_PORT settle" || log "phase 2: still busy after 60s"
 scrape "$E2E_DIR/m2.txt"
-cpu2=$(op_cpu)
+read -r cpu2 hcpu2 ecpu2 < <(cpu_all)
 
 # --- idle: nothing changes -------------------------------------------------------------
 if ((IDLE > 0)); then
@@ -242,7 +267,7 @@ if ((IDLE > 0)); then
 	sleep "$IDLE"
 fi
 scrape "$E2E_DIR/m3.txt"
-cpu3=$(op_cpu)
+read -r cpu3 hcpu3 ecpu3 < <(cpu_all)
 hwm=$(op_mem VmHWM)
 rss=$(op_mem VmRSS)
 kill -0 "$(op_pid)" 2>/dev/null || die "the operator exited"
@@ -251,6 +276,10 @@ final=$(hubctl get fpg -n "$NS" -o json | jq -r --argjson r $((2 * RUNNING_EACH)
 	'[.items[] | select(.status.phase == "Running" and .status.readyClusters == 2 and .status.running == $r)] | length')
 ((final == N)) || die "kubectl shows $final of $N FederatedPodGroups Running"
 errs=$(grep -c -E 'status write failed|reconcile failed' "$E2E_DIR/operator.log" || true)
+if ((errs > 0)); then
+	log "$errs warnings in the operator log, e.g.:"
+	grep -E 'status write failed|reconcile failed' "$E2E_DIR/operator.log" | head -n 3 >&2
+fi
 
 # --- report ------------------------------------------------------------------------------
 d() { # SCRAPE-A SCRAPE-B NAME [LABEL-REGEX]: the counter's increase between two scrapes
@@ -280,6 +309,8 @@ burst_s=$(secs "$t2" "$(jf "$w2" .done)")
 	row3 "90 % converged" "$(secs "$t1" "$(jf "$w1" .p90)") s" "$(secs "$t2" "$(jf "$w2" .p90)") s" ""
 	row3 "**all converged**" "**$apply_s s**" "**$burst_s s**" ""
 	row3 "operator CPU" "$(secs "$cpu0" "$cpu1") s" "$(secs "$cpu1" "$cpu2") s" "$(secs "$cpu2" "$cpu3") s"
+	row3 "hub control plane CPU (apiserver + etcd)" "$(secs "$hcpu0" "$hcpu1") s" "$(secs "$hcpu1" "$hcpu2") s" "$(secs "$hcpu2" "$hcpu3") s"
+	row3 "edge control planes CPU (both)" "$(secs "$ecpu0" "$ecpu1") s" "$(secs "$ecpu1" "$ecpu2") s" "$(secs "$ecpu2" "$ecpu3") s"
 	row "reconciles (success)" $rec 'result="success"'
 	row "reconciles (error)" $rec 'result="error"'
 	row "work queue adds" workqueue_adds_total
@@ -289,6 +320,9 @@ burst_s=$(secs "$t2" "$(jf "$w2" .done)")
 	row "hub status writes" kclient_status_writes_total
 	row "hub status batches (PatchStatusAll runs)" kclient_status_batches_total
 	row "hub requests (all)" rest_client_requests_total "$HUB"
+	row3 "hub requests per second of the phase" \
+		"$(awk -v n="$(d m0 m1 rest_client_requests_total "$HUB")" -v t="$apply_s" 'BEGIN { printf "%.0f", n / t }')" \
+		"$(awk -v n="$(d m1 m2 rest_client_requests_total "$HUB")" -v t="$burst_s" 'BEGIN { printf "%.0f", n / t }')" ""
 	row "hub requests answered 409" rest_client_requests_total "$HUB.*code=\"409\"|code=\"409\".*$HUB"
 	row "requests answered 429 / 5xx (all clusters)" rest_client_requests_total 'code="(429|5[0-9][0-9])"'
 	printf '\nOperator at the end: peak RSS (VmHWM) %s MiB, RSS %s MiB, CPU %s s in all (start-up included). ' \

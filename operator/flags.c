@@ -44,7 +44,7 @@ static void env_name(const char *name, char *buf, size_t len)
 {
     size_t i = snprintf(buf, len, "%s", ENV_PREFIX);
     for (; *name && i + 1 < len; name++)
-        buf[i++] = *name == '-' ? '_' : (char)toupper((unsigned char)*name);
+        buf[i++] = (char)(*name == '-' ? '_' : toupper((unsigned char)*name));
     buf[i < len ? i : len - 1] = 0;
 }
 

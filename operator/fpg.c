@@ -24,6 +24,7 @@ typedef struct recon {
     int failures;
     char *first_error;
     int deleting;
+    int release_finalizer; /* after the member DELETEs succeed */
 } recon;
 
 static const char *jstr(const cJSON *o, const char *path)
@@ -34,7 +35,7 @@ static const char *jstr(const cJSON *o, const char *path)
     for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
          tok = strtok_r(NULL, ".", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    return cJSON_IsString(cur) ? cur->valuestring : NULL;
+    return cur && cJSON_IsString(cur) ? cur->valuestring : NULL;
 }
 
 static const cJSON *jget(const cJSON *o, const char *path)
@@ -45,6 +46,7 @@ static const cJSON *jget(const cJSON *o, const char *path)
     for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
          tok = strtok_r(NULL, ".", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+    // cppcheck-suppress CastIntegerToAddressAtReturn ; cur is a const cJSON * (cppcheck misreads the two-declarator for loop above)
     return cur;
 }
 
@@ -271,10 +273,19 @@ static void recon_free(recon *r)
 
 static void aggregate(recon *r);
 
+static void set_finalizers(recon *r, int add);
+static int has_finalizer(const cJSON *fpg);
+
 static void maybe_finish(recon *r)
 {
     if (r->outstanding > 0)
         return;
+    if (r->release_finalizer && !r->failures && has_finalizer(r->fpg)) {
+        r->release_finalizer = 0; /* every member answered its DELETE: let the object go */
+        set_finalizers(r, 0);
+        if (r->outstanding > 0)
+            return;
+    }
     if (!r->deleting)
         aggregate(r);
     kc_reconcile_result res = r->failures ? KC_RECONCILE_ERROR : KC_RECONCILE_OK;
@@ -333,6 +344,13 @@ static void send_member(recon *r, kco_member *m, const char *method, const char 
         .body_len = body ? strlen(body) : 0,
         .max_attempts = 3};
     member_call *mc = calloc(1, sizeof(*mc));
+    if (!mc) {
+        kc_error oom = KC_ERROR_INIT;
+        kc_error_set(&oom, KC_ENOMEM, "out of memory");
+        note_failure(r, m->name, &oom);
+        kc_error_clear(&oom);
+        return;
+    }
     mc->r = r;
     mc->cluster = strdup(m->name);
     kc_error err = KC_ERROR_INIT;
@@ -447,6 +465,10 @@ static void set_finalizers(recon *r, int add)
 
 /* --- deletion --- */
 
+/* Delete the copy on every online member, whether or not its informer has
+ * seen one: an apply whose answer (and watch event) was lost on a dropped
+ * link still created a copy, and the cache would say there is none.  A 404 is
+ * fine.  Only when every member answered is the finalizer removed. */
 static void reconcile_delete(recon *r)
 {
     r->deleting = 1;
@@ -454,26 +476,18 @@ static void reconcile_delete(recon *r)
     int orphan = policy && !strcmp(policy, "Orphan");
     int waiting = 0;
     for (kco_member *m = r->op->members; m && !orphan; m = m->next) {
-        if (!m->online) {
+        if (!m->online || !m->flavour_known) {
             waiting |= m->client != NULL; /* may hold a copy: come back when it returns */
             continue;
         }
-        cJSON *have = m->pg_inf ? kc_informer_get(m->pg_inf, r->ns, r->name) : NULL;
-        if (have)
-            send_member(r, m, "DELETE", NULL);
-        cJSON_Delete(have);
+        send_member(r, m, "DELETE", NULL);
     }
     if (waiting) {
         r->failures++;
         if (!r->first_error)
             r->first_error = strdup("waiting for offline members before removing the finalizer");
-    } else if (r->outstanding == 0 && has_finalizer(r->fpg)) {
-        set_finalizers(r, 0);
-    } else if (r->outstanding > 0) {
-        r->failures++; /* run again once the deletes are through, then drop the finalizer */
-        if (!r->first_error)
-            r->first_error = strdup("member copies being deleted");
     }
+    r->release_finalizer = !waiting;
     maybe_finish(r);
 }
 
@@ -517,8 +531,8 @@ static cJSON *entry_from(const recon *r, const char *cluster, const cJSON *obj, 
     cJSON_AddStringToObject(e, "clusterName", cluster);
     const char *gen = meta_map(obj, "annotations", KCO_ANN_HUB_GEN);
     double fpg_gen = jnum(r->fpg, "metadata.generation", 0);
-    cJSON_AddBoolToObject(e, "applied", gen && atof(gen) == fpg_gen);
-    cJSON_AddNumberToObject(e, "appliedGeneration", gen ? atof(gen) : 0);
+    cJSON_AddBoolToObject(e, "applied", gen && strtod(gen, NULL) == fpg_gen);
+    cJSON_AddNumberToObject(e, "appliedGeneration", gen ? strtod(gen, NULL) : 0);
     const char *phase = jstr(obj, "status.phase");
     cJSON_AddStringToObject(e, "memberPhase", phase ? phase : "Pending");
     cJSON_AddNumberToObject(e, "running", jnum(obj, "status.running", 0));
@@ -606,6 +620,7 @@ static size_t placed_members(const recon *r, kco_member **out, size_t max)
     for (kco_member *m = r->op->members; m && n < max; m = m->next)
         if (placed_on(r->fpg, m))
             out[n++] = m;
+    // cppcheck-suppress uninitvar ; out[0, n) was just written; qsort reads only those n
     qsort(out, n, sizeof(*out), name_cmp);
     return n;
 }
@@ -677,6 +692,8 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
     if (!slash)
         return KC_RECONCILE_OK;
     recon *r = calloc(1, sizeof(*r));
+    if (!r)
+        return KC_RECONCILE_ERROR; /* out of memory: retried with backoff */
     r->op = op;
     r->ctl = ctl;
     r->key = strdup(key);

@@ -95,8 +95,8 @@ static char *probe_body_locked(const kco_httpd *h, int readiness, int verbose, u
     const char *detail = or_empty(readiness ? h->ready_detail : h->health_detail);
     *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
     if (h->stall_ms > 0 && since > h->stall_ms)
-        return dup_printf("main loop stalled for %.1fs (limit %.1fs)", since / 1000.0,
-                          h->stall_ms / 1000.0);
+        return dup_printf("main loop stalled for %.1fs (limit %.1fs)", (double)since / 1000.0,
+                          (double)h->stall_ms / 1000.0);
     if (!ok)
         return strdup(*detail ? detail : readiness ? "not ready" : "unhealthy");
     *code = MHD_HTTP_OK;

@@ -172,7 +172,7 @@ static void emit(kco_logger *l, int level, const char *msg, va_list *kv)
     if (fclose(mem) == 0 && rc == 0 && line) {
         pthread_mutex_lock(&l->mu);
         fputs(line, l->out);
-        fflush(l->out);
+        (void)fflush(l->out); /* a log line that cannot be written has nowhere to go */
         pthread_mutex_unlock(&l->mu);
     }
     free(line);

@@ -264,9 +264,9 @@ int main(int argc, char **argv)
     if (identity)
         op.o.identity = identity;
     op.log = kco_logger_new(stderr, strcmp(op.o.log_format, "json") ? KCO_LOG_TEXT : KCO_LOG_JSON, op.o.verbosity);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGTERM, on_signal); /* fails only for an invalid signal number */
+    (void)signal(SIGINT, on_signal);
+    (void)signal(SIGPIPE, SIG_IGN);
     kc_error err = KC_ERROR_INIT;
     kc_client_options co = {.log = kco_kclient_log, .log_ud = op.log, .verbosity = op.o.verbosity + 2};
     int exit_code = 0;

@@ -12,7 +12,8 @@ void kco_iso_time(time_t t, char *buf, size_t len)
 {
     struct tm tm;
     gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 && len) /* too small: contents undefined */
+        buf[0] = '\0';
 }
 
 static const char *jstr(const cJSON *o, const char *path)
@@ -23,7 +24,7 @@ static const char *jstr(const cJSON *o, const char *path)
     for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
          tok = strtok_r(NULL, ".", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    return cJSON_IsString(cur) ? cur->valuestring : NULL;
+    return cur && cJSON_IsString(cur) ? cur->valuestring : NULL;
 }
 
 static long jnum(const cJSON *o, const char *path, long def)
@@ -34,7 +35,7 @@ static long jnum(const cJSON *o, const char *path, long def)
     for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
          tok = strtok_r(NULL, ".", &save))
         cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    return cJSON_IsNumber(cur) ? (long)cur->valuedouble : def;
+    return cur && cJSON_IsNumber(cur) ? (long)cur->valuedouble : def;
 }
 
 kco_member *kco_member_find(kco_operator *op, const char *name)
@@ -328,7 +329,8 @@ static int build_client(kco_member *m)
 
 static void replace_str(char **dst, const char *src, int *changed)
 {
-    if ((*dst == NULL) != (src == NULL) || (*dst && strcmp(*dst, src))) {
+    int same = *dst && src ? strcmp(*dst, src) == 0 : *dst == src;
+    if (!same) {
         free(*dst);
         *dst = src ? strdup(src) : NULL;
         *changed = 1;
@@ -359,6 +361,8 @@ static int update_spec(kco_member *m, const cJSON *mc)
 static kco_member *member_new(kco_operator *op, const char *name)
 {
     kco_member *m = calloc(1, sizeof(*m));
+    if (!m)
+        return NULL;
     m->op = op;
     m->name = strdup(name);
     snprintf(m->ready, sizeof(m->ready), "Unknown");
@@ -406,6 +410,8 @@ static int sync_one(const cJSON *mc, void *ud)
     kco_member *m = kco_member_find(op, name);
     if (!m)
         m = member_new(op, name);
+    if (!m)
+        return 0; /* out of memory: the next sync adds it */
     m->seen = 1;
     if ((update_spec(m, mc) || secret_changed(m) || !m->client)) {
         stop_client(m);

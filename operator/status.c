@@ -64,6 +64,10 @@ void kco_status_queue(kco_status_batcher *b, const char *ns, const char *name, c
         }
     }
     pending_status *p = calloc(1, sizeof(*p));
+    if (!p) { /* out of memory: dropped; the next reconcile queues it again */
+        cJSON_Delete(status);
+        return;
+    }
     p->ns = strdup(ns);
     p->name = strdup(name);
     p->status = status;

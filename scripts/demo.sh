@@ -10,7 +10,7 @@
 # control planes (test/local-cluster: kube-apiserver + etcd, 127.0.0.1 only),
 # register the edges as MemberClusters, run kclient-operator, and walk through
 # the federation.  Everything is stopped and removed on exit, on failure and
-# on Ctrl-C.  Takes about 1 minute after the build.
+# on Ctrl-C.  Takes under a minute after the build (20 to 50 s here, by load).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/install-deps.sh"
@@ -71,7 +71,17 @@ die() { echo "demo: $*" >&2; exit 1; }
 table() { awk -F'\t' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } if (NF > n) n = NF }
 	END { for (r = 1; r <= NR; r++) { for (i = 1; i <= n; i++) printf (i < n ? "%-" w[i] "s   " : "%s\n"), c[r, i] } }'; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port: a loopback port nobody listens on, below the ephemeral range
+# (so no outgoing connection can be holding it as its local port)
+free_port() {
+	local lo p
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+	((lo > 11000)) || lo=32768
+	while :; do
+		p=$((10000 + RANDOM % (lo - 10000)))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+	done
+}
 
 # --- 1. clusters ------------------------------------------------------------------
 say "starting a hub and two edge clusters (guangzhou, shenzhen) in parallel, in $E2E_DIR …"
@@ -92,14 +102,23 @@ done
 say "registering the edges as MemberClusters on the hub (kubeconfig Secrets in kclient-system) …"
 for e in "${EDGES[@]}"; do register_member "$e" "${REGION[$e]}"; done
 
-probe_port=$(free_port)
-metrics_port=$(free_port)
-say "starting kclient-operator (health 127.0.0.1:$probe_port, metrics 127.0.0.1:$metrics_port) …"
-operator_start operator --health-probe-bind-address "127.0.0.1:$probe_port" \
-	--metrics-bind-address "127.0.0.1:$metrics_port"
 op_alive() { kill -0 "$(cat "$E2E_DIR/operator.pid")" 2>/dev/null; }
 op_ready() { op_alive && curl -sf "http://127.0.0.1:$probe_port/readyz" >/dev/null; }
-wait_for 30 "the operator's /readyz" op_ready || die "the operator is not ready"
+# ready, or gone, or its HTTP ports were taken meanwhile
+op_settled() { op_ready || ! op_alive || grep -q "cannot serve HTTP" "$E2E_DIR/operator.log"; }
+for attempt in 1 2 3; do
+	probe_port=$(free_port)
+	metrics_port=$(free_port)
+	say "starting kclient-operator (health 127.0.0.1:$probe_port, metrics 127.0.0.1:$metrics_port) …"
+	operator_start operator --health-probe-bind-address "127.0.0.1:$probe_port" \
+		--metrics-bind-address "127.0.0.1:$metrics_port"
+	wait_for 30 "the operator's /readyz" op_settled || break
+	op_ready && break
+	grep -q "cannot serve HTTP" "$E2E_DIR/operator.log" || break
+	echo "   a port was taken meanwhile; again with others" >&2
+	operator_stop operator
+done
+op_ready || die "the operator is not ready"
 
 say "waiting until both MemberClusters are Ready …"
 mc_ready() {

@@ -4,7 +4,12 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libcurl4-openssl-dev libcjson-dev libyaml-dev libssl-dev check libmicrohttpd-dev
-      valgrind openssl curl time jq nghttp2-client nghttp2-server)
+      valgrind openssl curl time jq nghttp2-client nghttp2-server
+      clang libclang-rt-14-dev clang-tidy cppcheck strace procps)
+# clang + libclang-rt-14-dev (libFuzzer and clang's sanitizer runtimes; only a
+# "Recommends" of clang, so named here), clang-tidy, cppcheck and valgrind
+# serve scripts/reliability.sh.  strace and procps (pgrep): test_secrets.sh,
+# which traces the operator to show that it writes no file.
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -19,14 +19,15 @@ cc=${SANITIZE_CC:-gcc}
 reports=$build/sanitizer-reports
 t0=$SECONDS
 
+mkdir -p "$build"
 echo "sanitize: building $build with $cc -fsanitize=address,undefined"
 if ! { CC=$cc cmake -S "$top" -B "$build" -G Ninja -DKC_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	>"$build.configure.log" 2>&1 && cmake --build "$build" >"$build.build.log" 2>&1; }; then
-	tail -n 40 "$build.configure.log" "$build.build.log" 2>/dev/null
+	>"$build/configure.log" 2>&1 && cmake --build "$build" >"$build/build.log" 2>&1; }; then
+	tail -n 40 "$build/configure.log" "$build/build.log" 2>/dev/null
 	echo "sanitize: FAIL: build"
 	exit 1
 fi
-rm -f "$build.configure.log" "$build.build.log"
+rm -f "$build/configure.log" "$build/build.log"
 echo "sanitize: built in $((SECONDS - t0))s"
 
 rm -rf "$reports"
@@ -37,7 +38,11 @@ export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$reports/asan:${AS
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
 export LSAN_OPTIONS="${LSAN_OPTIONS:-}"
 t1=$SECONDS
-(cd "$build" && ctest --output-on-failure -j2 -L 'unit|integration|e2e' ${CTEST_ARGS:-})
+# install_and_consume is left out: it installs the library and links a
+# consumer built without -fsanitize against it, which ASan refuses ("ASan
+# runtime does not come first"); it tests packaging, not memory safety, and
+# runs in the normal suite.
+(cd "$build" && ctest --output-on-failure -j2 -L 'unit|integration|e2e' -E '^install_and_consume$' ${CTEST_ARGS:-})
 rc=$?
 echo "sanitize: ctest exit $rc in $((SECONDS - t1))s"
 
@@ -53,4 +58,4 @@ if ((rc != 0 || nreports != 0)); then
 	echo "sanitize: FAIL (ctest exit $rc, $nreports reports) after $((SECONDS - t0))s"
 	exit 1
 fi
-echo "sanitize: PASS (unit, integration, e2e; 0 reports) in $((SECONDS - t0))s"
+echo "sanitize: PASS (unit, integration, e2e but install_and_consume; 0 reports) in $((SECONDS - t0))s"

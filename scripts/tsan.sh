@@ -16,15 +16,16 @@ build=${TSAN_BUILD_DIR:-$top/build-tsan}
 cc=${TSAN_CC:-clang}
 t0=$SECONDS
 command -v "$cc" >/dev/null || { echo "tsan: FAIL: $cc not found"; exit 1; }
+mkdir -p "$build"
 echo "tsan: building test_operator_support with $cc -fsanitize=thread into $build"
 if ! { CC=$cc cmake -S "$top" -B "$build" -G Ninja -DKC_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	>"$build.configure.log" 2>&1 &&
-	cmake --build "$build" --target test_operator_support >"$build.build.log" 2>&1; }; then
-	tail -n 40 "$build.configure.log" "$build.build.log" 2>/dev/null
+	>"$build/configure.log" 2>&1 &&
+	cmake --build "$build" --target test_operator_support >"$build/build.log" 2>&1; }; then
+	tail -n 40 "$build/configure.log" "$build/build.log" 2>/dev/null
 	echo "tsan: FAIL: build"
 	exit 1
 fi
-rm -f "$build.configure.log" "$build.build.log"
+rm -f "$build/configure.log" "$build/build.log"
 
 reports=$build/tsan-reports
 rm -rf "$reports"

@@ -72,7 +72,7 @@ static kc_code setup_server(kc_client *c, kc_error *err)
     char *url = NULL;
     curl_url_get(u, CURLUPART_URL, &url, 0);
     c->base_url = url ? strdup(url) : NULL;
-    size_t n = url ? strlen(c->base_url) : 0;
+    size_t n = c->base_url ? strlen(c->base_url) : 0;
     if (n && c->base_url[n - 1] == '/')
         c->base_url[n - 1] = '\0';
     c->connect_to = kc_asprintf("%s:%s:%s:%s", c->cfg->tls_server_name, port, host, port);

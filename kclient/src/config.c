@@ -29,7 +29,7 @@
 #define KC_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 /* Kubeconfigs and the files they refer to (CA, cert, key, token) are
  * small; this stops a path such as /var/log/huge from being slurped. */
-#define KC_MAX_REF_FILE (16 * 1024 * 1024)
+#define KC_MAX_REF_FILE ((off_t)16 * 1024 * 1024)
 /* read_file_checked's code for a device, pipe or socket. */
 #define KC_ENOTREG (-1)
 
@@ -200,7 +200,7 @@ static kc_code collect_one(kc_set *s, int k, const cJSON *item, int i, const kc_
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, "name");
     if (name && !cJSON_IsNull(name) && !cJSON_IsString(name))
         return file_fail(err, from->file, "%s[%d]: name: expected a string", list, i);
-    if (!cJSON_IsString(name) || !name->valuestring[0])
+    if (!name || !cJSON_IsString(name) || !name->valuestring[0])
         return file_fail(err, from->file, "%s[%d]: name: missing", list, i);
     const cJSON *body = cJSON_GetObjectItemCaseSensitive(item, one);
     if (body && !cJSON_IsNull(body) && !cJSON_IsObject(body))
@@ -238,7 +238,7 @@ static kc_code collect_current(kc_set *s, const cJSON *doc, const kc_src *from, 
     const cJSON *cur = cJSON_GetObjectItemCaseSensitive(doc, "current-context");
     if (cur && !cJSON_IsNull(cur) && !cJSON_IsString(cur))
         return file_fail(err, from->file, "current-context: expected a string");
-    if (!s->current && cJSON_IsString(cur) && cur->valuestring[0]) {
+    if (!s->current && cur && cJSON_IsString(cur) && cur->valuestring[0]) {
         s->current = cur->valuestring;
         s->current_from = from;
     }
@@ -741,7 +741,10 @@ static kc_code parse_exec(const entry *e, const cJSON *x, kc_exec_config *ex)
         return rc;
     /* A command with a '/' is a path, relative to the kubeconfig's directory;
      * a bare name is looked up in PATH. */
-    ex->command = strchr(cmd, '/') ? resolve_path(e->from, cmd) : strdup(cmd);
+    /* cmd is set: a missing one made rc entry_fail()'s KC_ECONFIG above (the
+     * analyzer cannot see that kc_error_set, in error.c, returns its code). */
+    ex->command = strchr(cmd, '/') ? resolve_path(e->from, cmd) // NOLINT(clang-analyzer-core.NonNullParamChecker)
+                                   : strdup(cmd);
     ex->api_version = strdup(ver);
     ex->install_hint = kc_strdup_or_null(hint);
     if (!ex->command || !ex->api_version || (hint && !ex->install_hint))
@@ -985,7 +988,10 @@ static kc_code build(const kc_set *s, const kc_config_options *o, kc_config *cfg
     if (rc != KC_OK)
         return rc;
     const char *ns = opt(o->namespace_) ? o->namespace_ : c.namespace_ ? c.namespace_ : "default";
-    cfg->origin = strdup(s->origin.data);
+    /* origin.data is set: every path that adds no file failed before (the
+     * analyzer cannot see that nomem(), through kc_error_set in error.c,
+     * returns KC_ENOMEM). */
+    cfg->origin = strdup(s->origin.data); // NOLINT(clang-analyzer-core.NonNullParamChecker)
     if (s->warnings.len && !s->warnings.failed)
         cfg->warnings = strdup(s->warnings.data); /* best effort, like check_mode */
     cfg->context_name = strdup(c.ctx ? c.ctx->name : "");
@@ -1175,7 +1181,9 @@ kc_code kc_config_auto(const kc_config_options *opts, kc_config **out, kc_error 
             *out = NULL;
             return nomem(err);
         }
-        free((*out)->namespace_);
+        /* *out is set when rc is KC_OK; the analyzer cannot see that the
+         * error paths return kc_error_set()'s non-zero code. */
+        free((*out)->namespace_); // NOLINT(clang-analyzer-core.NullDereference)
         (*out)->namespace_ = ns;
     }
     return rc;

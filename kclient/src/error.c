@@ -140,7 +140,7 @@ static char *plain_message(const char *body, size_t len)
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)body[i];
-        out[n++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+        out[n++] = (char)((ch < 0x20 || ch == 0x7f) ? ' ' : ch);
     }
     while (n > 0 && out[n - 1] == ' ')
         n--;

@@ -429,7 +429,7 @@ static void pump(plugin_run *r)
         struct pollfd p[2] = {{r->out_fd, POLLIN, 0}, {r->err_fd, POLLIN, 0}};
         if (poll(p, 2, (int)left) < 0 && errno != EINTR)
             return;
-        if (p[0].revents && drain(&r->out_fd, &r->out, KC_EXEC_MAX_OUTPUT)) {
+        if (p[0].revents && drain(&r->out_fd, &r->out, (size_t)KC_EXEC_MAX_OUTPUT)) {
             r->too_big = 1;
             return;
         }

@@ -535,11 +535,12 @@ kc_code kc_informer_start(kc_client *c, const kc_informer_options *opts, kc_info
     inf->namespace_ = kc_strdup_or_null(opts->ref.namespace_);
     inf->label = kc_strdup_or_null(opts->label_selector);
     inf->field = kc_strdup_or_null(opts->field_selector);
-    inf->api_version = *inf->group ? kc_asprintf("%s/%s", inf->group, inf->version)
-                                   : strdup(inf->version);
+    if (inf->group && inf->version)
+        inf->api_version = *inf->group ? kc_asprintf("%s/%s", inf->group, inf->version)
+                                       : strdup(inf->version);
     inf->backoff = (kc_backoff){800000000ull, 30000000000ull, 2.0, 1.0};
     inf->rng = kc_client_now(c) ^ (uint64_t)(uintptr_t)inf;
-    if (!inf->group || !inf->version || !inf->resource || grow(inf) != 0) {
+    if (!inf->group || !inf->version || !inf->resource || !inf->api_version || grow(inf) != 0) {
         kc_informer_stop(inf);
         return kc_error_set(err, KC_ENOMEM, "out of memory");
     }
@@ -597,7 +598,7 @@ const char *kc_index_namespace(const cJSON *obj, void *ud)
 static kc_code add_index(kc_informer *inf, const char *name, kc_index_fn fn, void *fn_ud,
                          const char *label_key)
 {
-    if (inf->nindexes == MAX_INDEXES)
+    if (inf->nindexes == MAX_INDEXES || !name || (!fn && !label_key))
         return KC_EINVAL;
     index_t *ix = &inf->indexes[inf->nindexes];
     memset(ix, 0, sizeof(*ix));
@@ -607,8 +608,13 @@ static kc_code add_index(kc_informer *inf, const char *name, kc_index_fn fn, voi
     ix->label_key = kc_strdup_or_null(label_key);
     ix->nbuckets = 256;
     ix->buckets = calloc(ix->nbuckets, sizeof(*ix->buckets));
-    if (!ix->name || !ix->buckets)
+    if (!ix->name || !ix->buckets || (label_key && !ix->label_key)) { /* not counted: free it */
+        free(ix->name);
+        free(ix->label_key);
+        free(ix->buckets);
+        memset(ix, 0, sizeof(*ix));
         return KC_ENOMEM;
+    }
     int i = inf->nindexes++;
     for (size_t b = 0; b < inf->nbuckets; b++) { /* index what is cached already */
         for (entry *e = inf->buckets[b]; e; e = e->next) {

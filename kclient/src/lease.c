@@ -66,7 +66,7 @@ static void micro_time(char *buf, size_t len)
     struct tm tm;
     gmtime_r(&tv.tv_sec, &tm);
     char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    (void)strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm); /* 19 characters fit */
     snprintf(buf, len, "%s.%06ldZ", base, (long)tv.tv_usec);
 }
 
@@ -163,8 +163,9 @@ static cJSON *lease_body(kc_lease *l, const cJSON *current, int release)
     cJSON_DeleteItemFromObject(spec, "holderIdentity");
     cJSON_AddStringToObject(spec, "holderIdentity", release ? "" : l->id);
     cJSON_DeleteItemFromObject(spec, "leaseDurationSeconds");
+    /* whole seconds: leaseDurationSeconds is an integer field of the Lease */
     cJSON_AddNumberToObject(spec, "leaseDurationSeconds",
-                            release ? 1 : (double)(l->o.lease_duration_ms / 1000));
+                            release ? 1 : (double)(l->o.lease_duration_ms / 1000)); // NOLINT(bugprone-integer-division)
     cJSON_DeleteItemFromObject(spec, "renewTime");
     cJSON_AddStringToObject(spec, "renewTime", now);
     if (taking && !release) {

@@ -72,7 +72,7 @@ static kc_code decode_fail(kc_error *err, const kc_request_spec *spec, const cha
     char start[41];
     size_t n = 0;
     for (; n < len && n < sizeof(start) - 1; n++)
-        start[n] = (unsigned char)body[n] < 0x20 || (unsigned char)body[n] >= 0x7f ? '.' : body[n];
+        start[n] = (char)((unsigned char)body[n] < 0x20 || (unsigned char)body[n] >= 0x7f ? '.' : body[n]);
     start[n] = '\0';
     if (len)
         kc_error_set(err, KC_EDECODE, "%s (%zu bytes: \"%s%s\")", what, len, start,

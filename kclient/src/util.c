@@ -139,14 +139,14 @@ int kc_read_file(const char *path, char **out, size_t *len_out)
     size_t n;
     while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
         if (kc_strbuf_append(&sb, buf, n) != 0) {
-            fclose(f);
+            (void)fclose(f); /* read only */
             kc_strbuf_free(&sb);
             errno = ENOMEM;
             return -1;
         }
     }
     int failed = ferror(f);
-    fclose(f);
+    (void)fclose(f); /* read only: ferror above is what matters */
     if (failed) {
         kc_strbuf_free(&sb);
         errno = EIO;

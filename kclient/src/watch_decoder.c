@@ -152,6 +152,8 @@ kc_code kc_watch_decoder_feed(kc_watch_decoder *d, const char *buf, size_t len, 
         return kc_error_set(err, KC_EINVAL, "watch decoder: no decoder or no bytes");
     if (d->finished)
         return kc_error_set(err, KC_EINVAL, "watch decoder: feed after finish");
+    if (len == 0) /* buf may be NULL: nothing for memchr or memcpy */
+        return KC_OK;
     if (d->skipping) {
         size_t n = skip_oversized(d, buf, len);
         buf += n;

@@ -29,7 +29,7 @@ static const char *json_string_field(const cJSON *o, const char *k, int *bad)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     if (v && !cJSON_IsString(v))
         *bad = 1;
-    return cJSON_IsString(v) ? v->valuestring : NULL;
+    return v && cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 /* The problem of a line, as a static string, or NULL when it is valid. */

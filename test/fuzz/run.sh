@@ -25,14 +25,15 @@ jobs=${FUZZ_JOBS:-$(nproc)}
 cc=${FUZZ_CC:-clang}
 
 command -v "$cc" >/dev/null || { echo "fuzz: FAIL: $cc not found (scripts/install-deps.sh installs clang)"; exit 1; }
+mkdir -p "$build"
 echo "fuzz: building ${targets[*]} with $cc into $build"
-if ! { CC=$cc cmake -S "$top" -B "$build" -G Ninja -DKC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 &&
-	cmake --build "$build" --target $(printf 'fuzz_%s ' "${targets[@]}") >"$build.build.log" 2>&1; }; then
-	cat "$build.configure.log" "$build.build.log" 2>/dev/null | tail -n 40
+if ! { CC=$cc cmake -S "$top" -B "$build" -G Ninja -DKC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 &&
+	cmake --build "$build" --target $(printf 'fuzz_%s ' "${targets[@]}") >"$build/build.log" 2>&1; }; then
+	cat "$build/configure.log" "$build/build.log" 2>/dev/null | tail -n 40
 	echo "fuzz: FAIL: build"
 	exit 1
 fi
-rm -f "$build.configure.log" "$build.build.log"
+rm -f "$build/configure.log" "$build/build.log"
 
 dict_of() {
 	case $1 in

@@ -85,10 +85,11 @@ START_TEST(reconcile_loop)
     kc_controller_options o = {.name = "test", .max_concurrent = 4, .reconcile = reconcile, .ud = &s};
     kc_error err = KC_ERROR_INIT;
     KCT_OK(kc_controller_new(c, &o, &s.ctl, &err), &err);
-    kc_informer_options io = {.ref = {NULL, "v1", "configmaps", ns, NULL, NULL},
-                              .handlers = kc_controller_handlers(), .ud = s.ctl};
-    kc_informer *inf = NULL;
-    KCT_OK(kc_informer_start(c, &io, &inf, &err), &err);
+    /* The objects exist before the informer starts, so its first list queues
+     * all N keys at once and max_concurrent is reached however slowly the
+     * creates go (under valgrind or ASan, or on a loaded machine, objects
+     * created one by one while reconciling arrived too slowly to ever have
+     * 4 reconciles pending at once). */
     kc_ref coll = {NULL, "v1", "configmaps", ns, NULL, NULL};
     for (int i = 0; i < N; i++) {
         char body[160];
@@ -97,6 +98,10 @@ START_TEST(reconcile_loop)
         KCT_OK(kc_create(c, &coll, o2, NULL, NULL, &err), &err);
         cJSON_Delete(o2);
     }
+    kc_informer_options io = {.ref = {NULL, "v1", "configmaps", ns, NULL, NULL},
+                              .handlers = kc_controller_handlers(), .ud = s.ctl};
+    kc_informer *inf = NULL;
+    KCT_OK(kc_informer_start(c, &io, &inf, &err), &err);
     uint64_t end = kc_now_ns() + 20000000000ull;
     int done = 0;
     while (!done && kc_now_ns() < end) {

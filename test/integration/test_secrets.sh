@@ -11,8 +11,9 @@
 #     searched for every secret: tokens, the lines of every private key, the
 #     base64 of the keys as kubeconfigs carry them.
 #  2. kclient-operator --v 9 (text and JSON logs) against the security
-#     cluster as hub, with members whose kubeconfig Secrets use each kind of
-#     credential (the operator decodes them in memory); its logs are
+#     cluster as hub, with members (the main cluster) whose kubeconfig
+#     Secrets use each kind of credential (the operator decodes them in
+#     memory; members only read); its logs are
 #     searched the same way.  The first run is under strace: no file may be
 #     opened for writing (created, renamed, linked) but /dev/null and /proc,
 #     and no file written during the run may contain the member kubeconfigs.
@@ -44,10 +45,9 @@ cleanup() {
 	[ -n "${op_pid:-}" ] && kill -KILL "$op_pid" 2>/dev/null
 	hubctl delete membercluster -l "kclient.io/secrets-test=$tag" --wait=false >/dev/null 2>&1
 	hubctl -n kclient-system delete secret -l "kclient.io/secrets-test=$tag" >/dev/null 2>&1
-	for ctl in mainctl hubctl; do
-		$ctl delete clusterrolebinding "secrets-plugin-$tag" >/dev/null 2>&1
-	done
-	rm -rf "$work"
+	mainctl delete clusterrolebinding "secrets-plugin-$tag" >/dev/null 2>&1
+	mainctl -n default delete serviceaccount "secrets-plugin-$tag" >/dev/null 2>&1
+	if [ -n "${KC_KEEP_WORK:-}" ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -96,7 +96,8 @@ for path in sys.argv[2:]:
         at = data.find(value)
         if at >= 0:
             found += 1
-            print(f"    secret '{label}' in {path}:{data.count(b'\n', 0, at) + 1}")
+            line_no = data.count(b"\n", 0, at) + 1
+            print(f"    secret '{label}' in {path}:{line_no}")
 sys.exit(1 if found else 0)
 PY
 }
@@ -111,6 +112,21 @@ for line in open(sys.argv[1], encoding="utf-8"):
 sys.stdout.write(data.decode("utf-8", "replace"))
 PY
 }
+# The scanner finds what it looks for (or every "no secret" below is vacuous).
+scanner_control() {
+	local probe=$work/scanner-probe
+	{
+		echo "a log line with the token $(cat "$main/admin.token") in it"
+		sed -n 2p "$sec/certuser.key"
+	} >"$probe"
+	local hits
+	hits=$(scan "$probe" | grep -c "secret '")
+	rm -f "$probe"
+	[ "$hits" -ge 2 ] && ok "control: the scanner finds a token and a key line ($hits hits)" ||
+		bad "control: the scanner found $hits of 2 planted secrets"
+}
+scanner_control
+
 no_secrets() { # description file...
 	local what=$1
 	shift
@@ -135,9 +151,7 @@ mint_plugin_token() { # ctl -> token
 	$ctl -n default create token "secrets-plugin-$tag" --duration 1h
 }
 main_plugin_token=$(mint_plugin_token mainctl)
-sec_plugin_token=$(mint_plugin_token hubctl)
 add_jwt "main plugin token" "$main_plugin_token"
-add_jwt "sec plugin token" "$sec_plugin_token"
 wrong_token=wrong-token-$(rand)
 wrong_exec_token=wrong-exec-token-$(rand)
 stdout_secret=stdout-token-$(rand)
@@ -147,7 +161,6 @@ add_secret "token a failing plugin printed" "$stdout_secret"
 
 mkdir -p "$work/plugins"
 printf '%s\n' "$main_plugin_token" >"$work/plugins/main.token"
-printf '%s\n' "$sec_plugin_token" >"$work/plugins/sec.token"
 printf '%s\n' "$wrong_exec_token" >"$work/plugins/wrong.token"
 printf '%s\n' "$stdout_secret" >"$work/plugins/stdout.token"
 cat >"$work/plugins/good.sh" <<'SH'
@@ -279,10 +292,13 @@ else ok "CLI: no TLS flag in --help"; fi
 hubctl create namespace kclient-system --dry-run=client -o yaml | hubctl apply -f - >/dev/null
 marker=kubeconfig-marker-$(rand) # in every member kubeconfig; must never reach the disk
 add_secret "member kubeconfig marker" "$marker"
+on_disk_patterns=$work/on-disk-patterns
+printf '%s\n' "$marker" >"$on_disk_patterns"
 register() { # name kubeconfig-text: Secret and MemberCluster, from memory (stdin) only
 	local name=$1 kc=$2 b64
 	b64=$(printf '%s\n# %s\n' "$kc" "$marker" | base64 -w0)
 	for ((i = 0; i + 40 <= ${#b64}; i += 97)); do add_secret "member $name kubeconfig base64@$i" "${b64:i:40}"; done
+	printf '%s\n' "${b64:0:40}" >>"$on_disk_patterns" # the Secret's data as stored
 	hubctl apply -f - >/dev/null <<YAML
 apiVersion: v1
 kind: Secret
@@ -299,12 +315,17 @@ spec:
 YAML
 }
 m_exec=exec-$tag m_token=token-$tag m_cert=cert-$tag m_wrong=wrong-$tag m_fail=fail-$tag m_invalid=invalid-$tag
-register "$m_exec" "$(kubeconfig_for "$sec" "$(exec_user good.sh sec.token)")"
-register "$m_token" "$(kubeconfig_for "$sec" "{token: \"$(cat "$sec/admin.token")\"}")"
-register "$m_cert" "$(kubeconfig_for "$sec" "{client-certificate-data: $(key_data "$sec/certuser.crt"), client-key-data: $(key_data "$sec/certuser.key")}")"
-register "$m_wrong" "$(kubeconfig_for "$sec" "{token: \"$wrong_token\"}")"
-register "$m_fail" "$(kubeconfig_for "$sec" "$(exec_user fail.sh stdout.token)")"
-register "$m_invalid" "$(kubeconfig_for "$sec" "$(exec_user invalid.sh sec.token)")"
+# The members are the main cluster: a different server from the hub.  (Hub
+# and members on one server starve: the shared loop allows 4 connections per
+# host:port, which long-lived watches of differently configured clients
+# fill, and a request with no connection to go on waits forever.  A finding
+# reported with this test; not what this test is about.)
+register "$m_exec" "$(kubeconfig_for "$main" "$(exec_user good.sh main.token)")"
+register "$m_token" "$(kubeconfig_for "$main" "{token: \"$(cat "$main/admin.token")\"}")"
+register "$m_cert" "$(kubeconfig_for "$main" "{client-certificate-data: $(key_data "$main/certuser.crt"), client-key-data: $(key_data "$main/certuser.key")}")"
+register "$m_wrong" "$(kubeconfig_for "$main" "{token: \"$wrong_token\"}")"
+register "$m_fail" "$(kubeconfig_for "$main" "$(exec_user fail.sh stdout.token)")"
+register "$m_invalid" "$(kubeconfig_for "$main" "$(exec_user invalid.sh main.token)")"
 
 ready_of() { hubctl get mc "$1" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}/{.status.conditions[?(@.type=="Ready")].reason}' 2>/dev/null; }
 members_settled() {
@@ -325,6 +346,18 @@ reset_status() { # so that each run has to write it again
 	done
 }
 
+# The pid of the operator among the descendants of pid $1 (strace forks it).
+operator_below() {
+	local p
+	for p in $(pgrep -P "$1"); do
+		if [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$(readlink -f "$operator")" ]; then
+			echo "$p"
+			return
+		fi
+		operator_below "$p"
+	done
+}
+
 # Run the operator (optionally under strace) until the members settle, then
 # SIGTERM; its stdout+stderr go to $work/operator-FORMAT.log.
 op_pid=""
@@ -332,7 +365,7 @@ run_operator() { # format [strace-output]
 	local fmt=$1 trace=${2:-} log=$work/operator-$1.log launcher=()
 	reset_status
 	if [ -n "$trace" ]; then
-		launcher=(strace -f -qq -e trace=open,openat,openat2,creat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,mknod,mknodat,truncate -o "$trace")
+		launcher=(strace -f -qq -e trace=execve,open,openat,openat2,creat,rename,renameat,renameat2,link,linkat,symlink,symlinkat,mknod,mknodat,truncate -o "$trace")
 	fi
 	# a private HOME and working directory: anything the operator wrote
 	# there would be found below
@@ -343,11 +376,13 @@ run_operator() { # format [strace-output]
 	local launched=$!
 	op_pid=$launched
 	if [ -n "$trace" ]; then # SIGTERM must reach the operator, not strace
+		op_pid=""
 		for _ in $(seq 100); do
-			op_pid=$(pgrep -P "$launched" -x kclient-operat | head -1)
+			op_pid=$(operator_below "$launched")
 			[ -n "$op_pid" ] && break
 			sleep 0.1
 		done
+		[ -n "$op_pid" ] || { bad "operator under strace: process not found"; op_pid=$launched; }
 	fi
 	if wait_settled 60; then ok "operator ($fmt logs): members settled (exec, token, cert Ready; wrong token NotReady; failing and malformed plugins Unreachable)"; else
 		bad "operator ($fmt logs): members did not settle"
@@ -356,6 +391,8 @@ run_operator() { # format [strace-output]
 	fi
 	sleep 2 # a few more probes, status writes and plugin runs
 	kill -TERM "$op_pid"
+	for _ in $(seq 300); do kill -0 "$op_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$op_pid" 2>/dev/null && bad "operator ($fmt logs): still running 30 s after SIGTERM"
 	wait "$launched"
 	local rc=$?
 	op_pid=""
@@ -389,44 +426,80 @@ no_secrets "MemberCluster status on the hub" "$work"/status-*
 # ---------------------------------------------------------------- strace: memory only
 trace=$work/strace.out
 if [ -s "$trace" ]; then ok "strace recorded $(wc -l <"$trace") calls"; else bad "strace recorded nothing"; fi
-grep -q 'execve\|fail.sh\|good.sh' "$trace" 2>/dev/null # (the plugins' own opens are in the trace too)
-# every open for writing, every creation, rename, link
-python3 - "$trace" >"$work/writes.txt" <<'PY'
+# Every open for writing, every creation, rename, link by the operator
+# (its threads, and its children until they exec); the exec plugins it runs
+# are other programs (bash opening /dev/tty, say) and are listed apart.
+writes_of() { # trace plugin-out: the operator's writes on stdout, the plugins' to plugin-out
+python3 - "$1" "$operator" "$2" <<'PY'
 import re, sys
-allowed = ("/dev/null", "/proc/", "/dev/tty")
-bad = []
-for line in open(sys.argv[1], errors="replace"):
-    m = re.search(r'\b(open|openat|openat2|creat|rename|renameat|renameat2|link|linkat|symlink|symlinkat|mknod|mknodat|truncate)\((.*)', line)
+trace, operator, plugin_out = sys.argv[1:4]
+plugin_pids, bad, plugin = set(), [], []
+for line in open(trace, errors="replace"):
+    m = re.match(r'(\d+)\s+(\w+)\((.*)', line)
     if not m:
         continue
-    call, args = m.group(1), m.group(2)
+    pid, call, args = m.groups()
     paths = re.findall(r'"((?:[^"\\]|\\.)*)"', args)
+    if call == "execve":
+        if paths and paths[0] != operator:
+            plugin_pids.add(pid) # from here on this process is another program
+        continue
     if call in ("open", "openat", "openat2"):
         if not re.search(r'O_WRONLY|O_RDWR|O_CREAT|O_TRUNC|O_APPEND', args):
             continue
-        if paths and paths[0].startswith(allowed):
+        if paths and (paths[0] == "/dev/null" or paths[0].startswith("/proc/")):
             continue
-    bad.append(line.rstrip())
-print("\n".join(bad))
+    (plugin if pid in plugin_pids else bad).append(line.rstrip())
+for line in bad:
+    print(line)
+with open(plugin_out, "w") as f:
+    for line in plugin:
+        print(line, file=f)
 PY
+}
+# control: a write, a creation and a rename by the operator are caught,
+# reads and /dev/null are not, a plugin's writes are told apart
+printf '%s\n' \
+	"100 execve(\"$operator\", [\"x\"], 0x7ffc /* 9 vars */) = 0" \
+	'100 openat(AT_FDCWD, "/etc/ssl/certs/ca.pem", O_RDONLY|O_CLOEXEC) = 3' \
+	'100 openat(AT_FDCWD, "/dev/null", O_RDWR) = 4' \
+	'101 openat(AT_FDCWD, "/tmp/kubeconfig-copy", O_WRONLY|O_CREAT|O_TRUNC, 0600) = 5' \
+	'100 rename("/tmp/a", "/tmp/b") = 0' \
+	'100 openat(AT_FDCWD, "/tmp/x", O_RDWR|O_CREAT|O_EXCL, 0600 <unfinished ...>' \
+	'102 execve("/bin/bash", ["bash", "plugin.sh"], 0x7ffd /* 30 vars */) = 0' \
+	'102 openat(AT_FDCWD, "/tmp/plugin-scratch", O_WRONLY|O_CREAT, 0666) = 3' >"$work/control.trace"
+writes_of "$work/control.trace" "$work/control-plugin.txt" >"$work/control-writes.txt"
+[ "$(wc -l <"$work/control-writes.txt")" = 3 ] && [ "$(wc -l <"$work/control-plugin.txt")" = 1 ] &&
+	ok "control: the trace reader flags writes, creations and renames" ||
+	bad "control: trace reader found $(wc -l <"$work/control-writes.txt") operator and $(wc -l <"$work/control-plugin.txt") plugin writes (want 3, 1)"
+writes_of "$trace" "$work/plugin-writes.txt" >"$work/writes.txt"
 if [ -s "$work/writes.txt" ]; then
 	bad "files opened for writing, created, renamed or linked during the operator run:"
 	sed 's/^/    /' "$work/writes.txt" | head -20
-else ok "no file opened for writing, created, renamed or linked (only /dev/null, /proc)"; fi
+else ok "the operator opened no file for writing, created, renamed or linked none (only /dev/null, /proc)"; fi
+if grep -v '"/dev/tty"' "$work/plugin-writes.txt" | grep -q .; then
+	bad "the exec plugins wrote files:"
+	sed 's/^/    /' "$work/plugin-writes.txt" | head
+else ok "the exec plugins wrote nothing either (bash only probes /dev/tty: $(wc -l <"$work/plugin-writes.txt") times)"; fi
 n_reads=$(grep -c 'O_RDONLY' "$trace")
 [ "$n_reads" -gt 0 ] && ok "the trace does see file opens ($n_reads read-only)" || bad "no opens traced at all"
 grep -q "plugins/good.sh" "$trace" && ok "the trace covers the exec plugin runs" || bad "plugin runs not traced"
 # nothing written since the stamp, where a program could put a file, holds a member kubeconfig
-found=$(find /tmp /var/tmp /dev/shm "$work"/home-* "${HOME:-/root}" -xdev -type f -newer "$stamp" \
-	-not -path "$work/strace.out" -not -path "$work/operator-*" -not -path "$work/status-*" \
-	-not -path "$work/secrets" -not -path "$work/writes.txt" -size -64M -print0 2>/dev/null |
-	xargs -0 -r grep -l -F -e "$marker" -e "$(printf '%s' "$m_exec" | head -c 40)" 2>/dev/null | grep -v -F "$work/secrets")
+# (the operator ran with HOME and working directory under $work)
+found=$(find /tmp /var/tmp /dev/shm -xdev -type f -newer "$stamp" -size -64M \
+	-not -path "$work/secrets" -not -path "$on_disk_patterns" -print0 2>/dev/null |
+	xargs -0 -r grep -l -F -f "$on_disk_patterns" 2>/dev/null)
 if [ -z "$found" ]; then ok "no file written during the runs holds a member kubeconfig"; else
 	bad "member kubeconfig found on disk:"
 	echo "$found" | sed 's/^/    /'
 fi
-ls -A "$work/home-text" "$work/home-json" | grep -q . && bad "the operator wrote into its working directory or HOME" ||
-	ok "nothing in the operator's working directory or HOME"
+printf 'control %s\n' "$marker" >"$work/control-on-disk" # the search would find one
+find /tmp -xdev -type f -newer "$stamp" -name control-on-disk -print0 | xargs -0 -r grep -l -F -f "$on_disk_patterns" |
+	grep -q control-on-disk && ok "control: the search finds a planted copy" || bad "control: the search missed a planted copy"
+if [ -n "$(find "$work/home-text" "$work/home-json" -mindepth 1 | head -1)" ]; then
+	bad "the operator wrote into its working directory or HOME:"
+	find "$work/home-text" "$work/home-json" -mindepth 1 | sed 's/^/    /'
+else ok "nothing in the operator's working directory or HOME"; fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -74,7 +74,7 @@ FAULT_WEIGHTS = collections.OrderedDict([
 
 # A member copy may be deleted by a placement change the operator saw late:
 # how long an older placement may still be acted on (informer lag under faults).
-PLACEMENT_LAG = 30.0
+PLACEMENT_LAG = 90.0
 
 CRASH_RE = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|"
                       r"runtime error:|Assertion .*failed|assertion failed|Segmentation fault|"
@@ -195,6 +195,7 @@ class Cluster:
         self.lock = threading.Lock()   # one fault at a time per control plane
         self.up = threading.Event()
         self.restarts = 0
+        self.extra = []               # flags added for a fault (throttle)
         self._admin = None
 
     def start(self, extra=()):
@@ -211,6 +212,7 @@ class Cluster:
             raise HarnessError("cannot start control plane %s" % self.name)
         with open(os.path.join(self.dir, "port")) as f:
             self.port = int(f.read().strip())
+        self.extra = list(extra)
         self.up.set()
 
     def stop(self, timeout_s=None):
@@ -376,6 +378,10 @@ MEMBER_LABELS = {m: d["labels"] for m, d in MEMBERS.items()}
 class Fpg:
     """The driver's record of one FederatedPodGroup: everything it asked for."""
 
+    @property
+    def delete_sent(self):
+        return any(kind == "delete" for _, kind, _ in self.history)
+
     def __init__(self, ns, name, spec):
         self.ns = ns
         self.name = name
@@ -432,6 +438,7 @@ class Soak:
         self.t_last_fault = None
         self.why_deleted = collections.Counter()
         self.hub_latency = []
+        self.actions = open(os.path.join(self.work, "actions.jsonl"), "a")
         self.op_lock = threading.Lock()
 
     # -- infrastructure --
@@ -768,6 +775,17 @@ class Soak:
 
     # -- the load: hub operations --
 
+    def action(self, f, kind, t, result, placed=None):
+        rec = {"t": round(t - T0, 3), "op": kind, "fpg": "%s/%s" % (f.ns, f.name), "result": result}
+        if placed is not None:
+            rec["placed"] = sorted(placed)
+        with self.lock:
+            self.actions.write(json.dumps(rec) + "\n")
+
+    def history_text(self, f):
+        return "; ".join("%.1fs %s%s" % (t - T0, kind, " " + ",".join(sorted(p)) if p is not None else "")
+                         for t, kind, p in (f.history if f else [])) or "none"
+
     def fpg_path(self, f):
         return "%s/namespaces/%s/federatedpodgroups/%s" % (FED, f.ns, f.name)
 
@@ -789,9 +807,10 @@ class Soak:
         ns, name = NAMESPACES[i % len(NAMESPACES)], "fpg-%05d" % i
         spec = self.random_spec(rng, name)
         f = Fpg(ns, name, spec)
+        t = time.time()
         with self.lock:
             self.fpgs[(ns, name)] = f
-            f.history.append((time.time(), "create", set(f.placed)))
+            f.history.append((t, "create", set(f.placed)))
         try:
             self.hub.admin.request("POST", "%s/namespaces/%s/federatedpodgroups" % (FED, ns), {
                 "apiVersion": "federation.kclient.io/v1alpha1", "kind": "FederatedPodGroup",
@@ -799,9 +818,12 @@ class Soak:
             f.state = "live"
             self.counts["create"] += 1
             self.counts["create-" + f.policy] += 1
+            res = "ok"
         except ApiError as e:
             f.state = "live" if e.status == 409 else "uncertain"
             self.op_errors["create: " + err_class(e)] += 1
+            res = str(e)
+        self.action(f, "create " + f.policy, t, res, f.placed)
 
     def pick(self, rng, states=("live", "uncertain")):
         with self.lock:
@@ -809,17 +831,21 @@ class Soak:
         return rng.choice(cands) if cands else None
 
     def patch_fpg(self, f, ops, kind, placed):
+        t = time.time()
         with self.lock:
-            f.history.append((time.time(), kind, placed))
+            f.history.append((t, kind, placed))
         try:
             self.hub.admin.request("PATCH", self.fpg_path(f), ops, ctype="application/json-patch+json")
             f.state = "live"
             self.counts["update"] += 1
             self.counts["update-" + kind] += 1
+            res = "ok"
         except ApiError as e:
             if e.status == 404 and f.state == "uncertain":
                 f.state = "absent"  # its create never happened
             self.op_errors["update: " + err_class(e)] += 1
+            res = str(e)
+        self.action(f, "update " + kind, t, res, placed)
 
     def op_update_spec(self, rng):
         f = self.pick(rng)
@@ -845,19 +871,23 @@ class Soak:
         f = self.pick(rng)
         if not f:
             return
+        t = time.time()
         with self.lock:
-            f.history.append((time.time(), "delete", None))
+            f.history.append((t, "delete", None))
         try:
             self.hub.admin.request("DELETE", self.fpg_path(f))
             f.deleted = True
             f.state = "deleted"
             self.counts["delete"] += 1
             self.counts["delete-" + f.policy] += 1
+            res = "ok"
         except ApiError as e:
             if e.status == 404:
                 f.deleted = True
                 f.state = "absent" if f.state == "uncertain" else "deleted"
             self.op_errors["delete: " + err_class(e)] += 1
+            res = str(e)
+        self.action(f, "delete " + f.policy, t, res)
 
     def hub_load(self):
         rng = random.Random(self.seed * 1000 + 1)
@@ -1026,7 +1056,11 @@ class Soak:
             self.clusters[target].restart(hold, abort=ab)
             return "stopped, down %.1fs, started again on the same data directory" % hold
         if kind == "leader-kill":
-            holder = self.leader()
+            try:
+                holder = self.leader()
+            except ApiError as e:
+                log("leader-kill skipped: cannot read the Lease: %s" % e)
+                return None
             r = next((r for r in self.live() if r.name == holder), None)
             standby = [x for x in self.live() if x is not r and x.ready()]
             if not r or not standby:
@@ -1126,10 +1160,11 @@ class Soak:
             for m in sorted(MEMBERS):
                 if key not in copies[m]:
                     continue
-                if fm.deleted and fm.policy == "Orphan" and m in fm.ever_placed():
+                if fm.delete_sent and fm.policy == "Orphan" and m in fm.ever_placed():
                     continue  # deletionPolicy Orphan: left behind on purpose
-                why = ("deleted with deletionPolicy %s" % fm.policy) if fm.deleted else "never created on the hub"
-                v.append("%s/%s: copy left on %s; the FederatedPodGroup was %s" % (key[0], key[1], m, why))
+                why = ("deleted with deletionPolicy %s" % fm.policy) if fm.delete_sent else "never created on the hub"
+                v.append("%s/%s: copy left on %s; the FederatedPodGroup was %s (soak's actions: %s)" % (
+                    key[0], key[1], m, why, self.history_text(fm)))
         for m in sorted(MEMBERS):
             for key in copies[m]:
                 if key not in self.fpgs:
@@ -1196,9 +1231,7 @@ class Soak:
                 why[(d["source"], reason)] += 1
                 continue
             why[(d["source"], "UNEXPLAINED")] += 1
-            f = self.fpgs.get((d["ns"], d["name"]))
-            hist = "; ".join("%.1fs %s %s" % (t - T0, kind, sorted(p) if p is not None else "")
-                             for t, kind, p in (f.history if f else []))
+            hist = self.history_text(self.fpgs.get((d["ns"], d["name"])))
             self.violation("%s: %s/%s deleted at %.1fs (seen by %s) with no FederatedPodGroup deletion or placement "
                            "change to explain it; faults around then: %s; soak's actions on it: %s" % (
                                d["member"], d["ns"], d["name"], d["t"] - T0, d["source"],
@@ -1257,6 +1290,9 @@ class Soak:
             if subprocess.run([LOCAL_CLUSTER, "status", c.dir], capture_output=True).returncode:
                 log("%s is not running after the faults: starting it" % c.name)
                 c.start()
+            elif c.extra:
+                log("%s still runs with %s after the faults: restarting it" % (c.name, " ".join(c.extra)))
+                c.restart(0)
         if self.t_last_fault is None:
             self.t_last_fault = time.time()
 
@@ -1468,7 +1504,7 @@ def main():
     ap.add_argument("--create-rate", type=float, default=4.0, help="creates per second until --fpgs are made")
     ap.add_argument("--status-rate", type=float, default=6.0, help="member status changes per second")
     ap.add_argument("--settle", type=int, default=180, help="seconds allowed to converge after the faults")
-    ap.add_argument("--lease", default="4s,3s,1s", help="operator lease duration, renew deadline, retry period")
+    ap.add_argument("--lease", default="8s,6s,1s", help="operator lease duration, renew deadline, retry period")
     ap.add_argument("--operator-v", type=int, default=2, help="operator log verbosity")
     ap.add_argument("--workdir", default=None, help="work directory (default: a new one under /tmp)")
     ap.add_argument("--keep", action="store_true", help="keep the work directory even when the soak passes")
@@ -1480,7 +1516,9 @@ def main():
     os.makedirs(a.workdir, exist_ok=True)
     global _log_file
     _log_file = open(os.path.join(a.workdir, "soak.log"), "a")
-    log("seed %d (replay: %s --seed %d --duration %d)" % (a.seed, sys.argv[0].replace(".py", ".sh"), a.seed, a.duration))
+    log("seed %d (replay: %s --seed %d --duration %d); time 0 is %s" % (
+        a.seed, sys.argv[0].replace(".py", ".sh"), a.seed, a.duration,
+        datetime.datetime.fromtimestamp(T0, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")))
 
     def on_term(sig, frame):
         raise KeyboardInterrupt()
@@ -1495,13 +1533,19 @@ def main():
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted")
+    except Exception:
+        tb = traceback.format_exc()
+        log("HARNESS ERROR:\n%s" % tb)
+        s.harness_errors.append(tb.strip().splitlines()[-1])
     finally:
         try:
             s.teardown()
         except Exception:
             log("teardown: %s" % traceback.format_exc())
-    why = s.why_deleted
-    s.report(why)
+    try:
+        s.report(s.why_deleted)
+    except Exception:
+        log("cannot print the figures: %s" % traceback.format_exc())
     ok = not s.violations and not s.harness_errors and not interrupted
     print("\n== %s: %d violations, %d harness errors; work directory %s%s" % (
         "PASS" if ok else "FAIL", len(s.violations), len(s.harness_errors), a.workdir,

@@ -78,7 +78,8 @@ typedef int (*kc_object_cb)(const struct cJSON *obj, void *ud);
 void kc_informer_each(const kc_informer *inf, kc_object_cb cb, void *ud);
 
 /* Add an index.  Built-ins: kc_index_namespace, and label indexes made with
- * kc_informer_add_label_index. */
+ * kc_informer_add_label_index.  KC_EINVAL when name, fn or label_key is NULL
+ * or the index table is full. */
 kc_code kc_informer_add_index(kc_informer *inf, const char *name, kc_index_fn fn, void *fn_ud);
 kc_code kc_informer_add_label_index(kc_informer *inf, const char *label_key);
 const char *kc_index_namespace(const struct cJSON *obj, void *ud);
