@@ -296,6 +296,8 @@ static void maybe_finish(recon *r)
     recon_free(r);
 }
 
+static void ensure_namespace(recon *r, kco_member *m);
+
 typedef struct member_call {
     recon *r;
     char *cluster;
@@ -322,7 +324,13 @@ static void on_member_write(kc_client *c, const kc_response *resp, const kc_erro
             cJSON_AddItemToObject(r->applied, mc->cluster, obj);
         else
             cJSON_Delete(obj);
-    } else if (err->code != KC_OK && !(err->code == KC_EHTTP && err->http_status == 404 && r->deleting)) {
+    } else if (err->code == KC_EHTTP && err->http_status == 404 && !r->deleting) {
+        /* the member has no such namespace yet: make it; the retry applies */
+        kco_member *m = kco_member_find(r->op, mc->cluster);
+        if (m && m->client)
+            ensure_namespace(r, m);
+        note_failure(r, mc->cluster, err);
+    } else if (err->code != KC_OK && !(err->code == KC_EHTTP && err->http_status == 404)) {
         note_failure(r, mc->cluster, err);
     }
     free(mc->cluster);
@@ -393,8 +401,6 @@ static void sync_member(recon *r, kco_member *m, int placed)
     if (placed) {
         cJSON *want = desired_member(r, m);
         if (!have || !subset(want, have)) {
-            if (!have)
-                ensure_namespace(r, m); /* same connection, sent first */
             char *body = cJSON_PrintUnformatted(want);
             send_member(r, m, "PATCH", body);
             free(body);

@@ -18,7 +18,7 @@ static void on_signal(int sig)
 }
 
 typedef struct raw_flags {
-    long verbosity, max_concurrent;
+    long verbosity, max_concurrent, qps, burst;
 } raw_flags;
 
 static int parse_flags(kco_options *o, raw_flags *raw, int argc, char **argv)
@@ -39,6 +39,8 @@ static int parse_flags(kco_options *o, raw_flags *raw, int argc, char **argv)
         {"log-format", KCO_FLAG_STRING, &o->log_format, "text", "text or json"},
         {"v", KCO_FLAG_INT, &raw->verbosity, "0", "log verbosity (0-9)"},
         {"max-concurrent-reconciles", KCO_FLAG_INT, &raw->max_concurrent, "16", "FederatedPodGroups reconciled at once"},
+        {"kube-api-qps", KCO_FLAG_INT, &raw->qps, "-1", "client-side requests/s per API server (hub and each member); -1 = no client-side limit (the servers' priority and fairness protect them, as with controller-runtime)"},
+        {"kube-api-burst", KCO_FLAG_INT, &raw->burst, "200", "token bucket size when --kube-api-qps is set"},
         {"status-batch-interval", KCO_FLAG_DURATION_MS, &o->status_batch_ms, "100ms", "how long hub status changes gather before one PatchStatusAll run"},
         {"shutdown-grace-period", KCO_FLAG_DURATION_MS, &o->shutdown_grace_ms, "20s", "time to finish in-flight writes on SIGTERM"},
         {"service-account-dir", KCO_FLAG_STRING, &o->sa_dir, NULL, "in-cluster service account directory (default /var/run/secrets/kubernetes.io/serviceaccount)"},
@@ -49,6 +51,8 @@ static int parse_flags(kco_options *o, raw_flags *raw, int argc, char **argv)
                              stdout, stderr);
     o->verbosity = (int)raw->verbosity;
     o->max_concurrent = (int)raw->max_concurrent;
+    o->api_qps = raw->qps < 0 ? -1 : (double)raw->qps;
+    o->api_burst = (int)raw->burst;
     return rc;
 }
 
@@ -268,7 +272,8 @@ int main(int argc, char **argv)
     (void)signal(SIGINT, on_signal);
     (void)signal(SIGPIPE, SIG_IGN);
     kc_error err = KC_ERROR_INIT;
-    kc_client_options co = {.log = kco_kclient_log, .log_ud = op.log, .verbosity = op.o.verbosity + 2};
+    kc_client_options co = {.log = kco_kclient_log, .log_ud = op.log, .verbosity = op.o.verbosity + 2,
+                            .qps = op.o.api_qps, .burst = op.o.api_burst};
     int exit_code = 0;
     if (load_hub_config(&op, &err) != KC_OK || kc_client_new(op.hub_cfg, &co, &op.hub, &err) != KC_OK ||
         start_watching(&op, &err) != KC_OK || start_leading(&op, &err) != KC_OK) {

@@ -306,6 +306,8 @@ static int build_client(kco_member *m)
     cJSON_Delete(secret);
     if (rc == 0 && kc_config_from_buffer(yaml, len, origin, NULL, NULL, &m->cfg, &err) == KC_OK) {
         kc_client_options co = {.share_loop = op->hub,
+                                .qps = op->o.api_qps,
+                                .burst = op->o.api_burst,
                                 .health_check_ms = m->period_s * 1000,
                                 .health_timeout_ms = m->timeout_s * 1000,
                                 .log = kco_kclient_log,
@@ -352,9 +354,12 @@ static int update_spec(kco_member *m, const cJSON *mc)
     m->timeout_s = jnum(spec, "healthCheck.timeoutSeconds", 5);
     m->threshold = (int)jnum(spec, "healthCheck.failureThreshold", 3);
     m->grace_s = jnum(spec, "unreachableGraceSeconds", 40);
-    cJSON_Delete(m->labels);
     const cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(mc, "metadata"), "labels");
-    m->labels = labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject();
+    cJSON *now = labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject();
+    if (!m->labels || !cJSON_Compare(m->labels, now, 1))
+        m->op->placement_changed = 1; /* labels drive placement */
+    cJSON_Delete(m->labels);
+    m->labels = now;
     return rebuild || flavour;
 }
 
@@ -408,8 +413,10 @@ static int sync_one(const cJSON *mc, void *ud)
     if (!name)
         return 0;
     kco_member *m = kco_member_find(op, name);
-    if (!m)
+    if (!m) {
         m = member_new(op, name);
+        op->placement_changed = 1;
+    }
     if (!m)
         return 0; /* out of memory: the next sync adds it */
     m->seen = 1;
@@ -440,10 +447,15 @@ static void on_sync_timer(kc_client *c, void *ud)
             continue;
         }
         kco_log(op->log, 2, "member cluster removed", "cluster", m->name, NULL);
+        op->placement_changed = 1;
         *p = m->next;
         member_free(m);
     }
-    kco_enqueue_all(op, 0); /* placement may have changed */
+    /* our own status writes come back as MemberCluster events: only a change
+     * that can move placement sends every FederatedPodGroup round again */
+    if (op->placement_changed)
+        kco_enqueue_all(op, 0);
+    op->placement_changed = 0;
 }
 
 /* MemberCluster or Secret events: rebuild the member set soon (coalesced). */

@@ -47,6 +47,8 @@ typedef struct kco_options {
     const char *log_format;
     int verbosity;
     int max_concurrent;
+    double api_qps;               /* client-side limit per API server (hub and each member) */
+    int api_burst;
     long status_batch_ms;         /* how long status changes gather before one bulk write */
     long shutdown_grace_ms;
     const char *sa_dir;           /* in-cluster service account dir (tests lay one out) */
@@ -99,6 +101,7 @@ struct kco_operator {
     uint64_t sync_timer;
     kco_httpd *metrics_httpd, *probe_httpd;
     int shutting_down;
+    int placement_changed;        /* set by a member sync: labels or the member set moved */
     uint64_t reconcile_applies, reconcile_deletes;
 };
 
