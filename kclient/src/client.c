@@ -85,12 +85,23 @@ static kc_code setup_server(kc_client *c, kc_error *err)
     return c->base_url && c->connect_to ? KC_OK : KC_ENOMEM;
 }
 
+/* curl caps connections per host for the whole multi, but clients with
+ * different credentials (a hub and members on one server, several members
+ * behind one address) cannot share connections: each client brings its own
+ * budget, or long-lived watches of some would starve the others. */
+static void grow_host_budget(kc_loop *l, long n)
+{
+    l->host_budget += n;
+    curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, l->host_budget > 0 ? l->host_budget : 1L);
+}
+
 /* Join share's loop, or make a loop of our own. */
 static kc_code setup_loop(kc_client *c, kc_client *share)
 {
     if (share) {
         c->loop = share->loop;
         c->loop->refs++;
+        grow_host_budget(c->loop, c->opts.max_connections);
         return KC_OK;
     }
     kc_loop *l = calloc(1, sizeof(*l));
@@ -101,7 +112,7 @@ static kc_code setup_loop(kc_client *c, kc_client *share)
     /* connection limits are per host: clients of different servers share
      * the loop without sharing a budget */
     curl_multi_setopt(l->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
-    curl_multi_setopt(l->multi, CURLMOPT_MAX_HOST_CONNECTIONS, c->opts.max_connections);
+    grow_host_budget(l, c->opts.max_connections);
     curl_multi_setopt(l->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
     l->clock = c->opts.clock;
     l->clock_ud = c->opts.clock_ud;
@@ -114,6 +125,7 @@ static void loop_release(kc_loop *l)
 {
     if (!l || --l->refs > 0)
         return;
+    /* (the budget of a client leaving a shared loop is given back in kc_client_free) */
     for (int i = 0; i < l->npool; i++)
         curl_easy_cleanup(l->easy_pool[i]);
     for (size_t i = 0; i < l->timers.len; i++)
@@ -152,6 +164,9 @@ kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client *
         kc_client_free(c);
         return rc;
     }
+    if (getenv("SSLKEYLOGFILE")) /* libcurl would write TLS session keys there */
+        kc_log(c, 1, "warning: SSLKEYLOGFILE is set: TLS session keys (which decrypt tokens on "
+                     "the wire) are written to that file");
     if (cfg->insecure_skip_tls_verify)
         kc_log(c, 1, "warning: TLS verification disabled for %s (insecure-skip-tls-verify in %s)",
                cfg->server, cfg->origin ? cfg->origin : "kubeconfig");
@@ -501,6 +516,8 @@ void kc_client_free(kc_client *c)
         if (c->headers[i].token)
             kc_free_secret(c->headers[i].token, strlen(c->headers[i].token));
     }
+    if (c->loop && c->loop->refs > 1)
+        grow_host_budget(c->loop, -c->opts.max_connections);
     loop_release(c->loop);
     free(c->base_url);
     free(c->connect_to);

@@ -87,6 +87,7 @@ typedef struct kc_loop {
     struct kc_request *live_head; /* every request not yet freed, all clients */
     int pending;
     int refs;
+    long host_budget;             /* CURLMOPT_MAX_HOST_CONNECTIONS: the clients' budgets summed */
     CURL *easy_pool[64];          /* finished handles, reset and reused: no init per request */
     int npool;
     uint64_t (*clock)(void *ud);

@@ -180,7 +180,7 @@ exit 1
 SH
 cat >"$work/plugins/invalid.sh" <<'SH'
 #!/bin/bash
-# a real token in an answer of the wrong version, then garbage
+# a real token, in an answer of the wrong apiVersion
 tok=$(<"$1")
 printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}\n' "$tok"
 SH

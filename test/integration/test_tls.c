@@ -28,6 +28,7 @@
 #define WRONG_NAME "wrong.kclient.test"
 
 static kct_badserver bs;
+static char store[] = "/tmp/kct-store-XXXXXX"; /* the fake system CA store (main makes it) */
 
 static const char *dir(void) { return kct_dir("KC_TEST_CLUSTER_SECURITY"); }
 
@@ -366,8 +367,6 @@ static int fake_system_store(const char *ca_file)
         return -1;
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return -1;
-    char store[] = "/tmp/kct-store-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(store));
     FILE *in = fopen(ca_file, "r");
     ck_assert_ptr_nonnull(in);
     X509 *ca = PEM_read_X509(in, NULL, NULL, NULL);
@@ -427,8 +426,25 @@ START_TEST(kubeconfig_ca_is_the_only_trust_anchor)
 }
 END_TEST
 
+static void remove_store(void)
+{
+    DIR *d = opendir(store);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", store, de->d_name);
+        if (de->d_name[0] != '.')
+            unlink(path);
+    }
+    if (d)
+        closedir(d);
+    rmdir(store);
+}
+
 int main(void)
 {
+    if (!mkdtemp(store))
+        abort();
     kct_badserver_start(&bs);
     Suite *s = suite_create("tls");
     TCase *tc = tcase_create("tls");
@@ -443,5 +459,6 @@ int main(void)
     suite_add_tcase(s, tc);
     int rc = kct_run_suite(s);
     kct_badserver_stop(&bs);
+    remove_store();
     return rc;
 }

@@ -901,7 +901,7 @@ class Soak:
             dt, last = now - last, now
             with self.lock:
                 live = sum(1 for f in self.fpgs.values() if f.state in ("live", "uncertain") and not f.deleted)
-            created = self.next_index
+            created = self.counts["create"]  # made on the hub, not just attempted
             for k, r in rates.items():
                 if k == "create" and created >= target:
                     r = 1.0 if live < 0.7 * target else 0.0  # replace deleted ones

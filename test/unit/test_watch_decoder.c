@@ -412,6 +412,29 @@ START_TEST(event_too_large_streamed)
 }
 END_TEST
 
+/* An empty feed (buf NULL, len 0) while the rest of an oversized line is
+ * being skipped: this passed NULL to memchr (found by clang-analyzer; UBSan's
+ * nonnull-attribute check reports it under scripts/sanitize.sh). */
+START_TEST(empty_feed_while_skipping)
+{
+    const char *head = "{\"type\":\"ADDED\",\"object\":{\"x\":\"0123456789abcdefghijklmnopqrstuvwxyz\"";
+    const char *rest = "}}\n{\"type\":\"DELETED\",\"object\":{}}\n";
+    kc_watch_decoder *d = kc_watch_decoder_new(40);
+    kc_watch_event ev = KC_WATCH_EVENT_INIT;
+    kc_error err = KC_ERROR_INIT;
+    feed_ok(d, head, strlen(head));
+    ck_assert_int_eq(kc_watch_decoder_next(d, &ev, &err), KC_EDECODE); /* now skipping */
+    ck_assert_int_eq(kc_watch_decoder_feed(d, NULL, 0, &err), KC_OK);
+    feed_ok(d, rest, strlen(rest));
+    ck_assert_int_eq(kc_watch_decoder_next(d, &ev, &err), 1);
+    ck_assert_int_eq(ev.type, KC_WATCH_DELETED);
+    ck_assert_int_eq(kc_watch_decoder_next(d, &ev, &err), 0);
+    kc_watch_event_clear(&ev);
+    kc_error_clear(&err);
+    kc_watch_decoder_free(d);
+}
+END_TEST
+
 START_TEST(resource_version_and_taking_object)
 {
     const char *s = "{\"type\":\"MODIFIED\",\"object\":{\"kind\":\"PodGroup\",\"metadata\":"
@@ -580,6 +603,7 @@ int main(void)
     tcase_add_test(tc, malformed_lines);
     tcase_add_test(tc, event_too_large_in_one_feed);
     tcase_add_test(tc, event_too_large_streamed);
+    tcase_add_test(tc, empty_feed_while_skipping);
     tcase_add_test(tc, resource_version_and_taking_object);
     tcase_add_test(tc, bookmark_initial_events_end);
     tcase_add_test(tc, error_event_without_code);

@@ -281,6 +281,11 @@ START_TEST(test_empty_and_lengths)
     ck_assert_int_eq(kc_yaml_parse(NULL, 0, NULL, &j, NULL), KC_OK);
     ck_assert(cJSON_IsNull(j));
     cJSON_Delete(j);
+    /* No buffer: an empty stream whatever len says (len used to reach the
+     * reader-error position code with a NULL buffer). */
+    ck_assert_int_eq(kc_yaml_parse(NULL, 5, NULL, &j, NULL), KC_OK);
+    ck_assert(cJSON_IsNull(j));
+    cJSON_Delete(j);
 }
 END_TEST
 

@@ -80,7 +80,9 @@ typedef struct kc_client_options {
 } kc_client_options;
 
 /* Make a client for cfg.  cfg must outlive the client (it is borrowed, not
- * copied: credential caches inside it are shared).  opts may be NULL. */
+ * copied: credential caches inside it are shared).  opts may be NULL.
+ * Logs at level 1 (warning) that TLS verification is off when cfg has
+ * insecure-skip-tls-verify, and each line of kc_config_warnings(cfg). */
 kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client **out,
                       kc_error *err);
 

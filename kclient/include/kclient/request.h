@@ -3,7 +3,10 @@
  * Objects are cJSON trees.  Ownership: objects passed in are borrowed (read
  * during the call, never kept); objects returned through an `out` pointer
  * are new and the caller frees them with cJSON_Delete.  On failure *out is
- * set to NULL.
+ * set to NULL.  A 2xx answer whose body is not a JSON object (an HTML page
+ * from a proxy, an array, nothing) fails with KC_EDECODE; the error names
+ * the request (method, path) and quotes the start of the body.  A body over
+ * max_response_bytes fails with KC_EDECODE too; neither is retried.
  */
 #ifndef KCLIENT_REQUEST_H
 #define KCLIENT_REQUEST_H
