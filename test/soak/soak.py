@@ -625,6 +625,8 @@ class Soak:
     def supervise(self):
         """A Deployment's job: keep two replicas, restart the ones that exit."""
         while True:
+            if self.stopping_ops:
+                return   # stop_operators and teardown take over
             for r in list(self.replicas):
                 if r.exit is None and r.proc.poll() is not None:
                     r.exit = r.proc.returncode
@@ -1344,7 +1346,10 @@ class Soak:
         for r in self.replicas:   # the ones that ended during the soak were classified by the supervisor
             if r.exit is None and r.proc.poll() is not None:
                 r.exit = r.proc.returncode
-                r.outcome, _ = self.classify_exit(r)
+                r.outcome, tail = self.classify_exit(r)
+                if r.outcome == "UNEXPECTED":
+                    self.violation("operator replica %s exited unexpectedly (status %s); log tail:\n%s" % (
+                        r.name, r.exit, "\n".join(tail.splitlines()[-25:])))
 
     def teardown(self):
         self.stop_load.set()
@@ -1356,6 +1361,7 @@ class Soak:
                 p.kill()
         for r in self.replicas:
             if r.proc.poll() is None:
+                r.killed = True   # the soak is ending: not a crash
                 r.proc.kill()
                 r.proc.wait()
         for p in self.proxies.values():
