@@ -995,8 +995,9 @@ class Soak:
             start = self.t_soak_start + f["t"]
             if self.stop_faults.wait(max(0.0, start - time.time())):
                 break
-            if not sem.acquire(timeout=5):
+            if not sem.acquire(timeout=20):
                 self.faults_skipped[f["kind"]] += 1
+                log("fault %s skipped: three faults already running" % f["kind"])
                 continue
 
             def one(f=f):
@@ -1010,11 +1011,26 @@ class Soak:
 
     def inject(self, f):
         kind, target = f["kind"], f.get("target")
-        lock = (self.clusters[target].lock if target in self.clusters else self.op_lock)
-        if not lock.acquire(timeout=5):
+        # The planned target busy with another fault: another member will do
+        # (not for compaction: only m3 runs without the watch cache).
+        alts = [target]
+        if target in MEMBERS and kind != "compaction":
+            alts += [m for m in sorted(MEMBERS) if m != target]
+        lock = None
+        end = time.time() + 20
+        while lock is None and time.time() < end and not self.stop_faults.is_set():
+            for t in alts:
+                cand = self.clusters[t].lock if t in self.clusters else self.op_lock
+                if cand.acquire(blocking=False):
+                    lock, target = cand, t
+                    break
+            else:
+                self.stop_faults.wait(0.5)
+        if lock is None:
             self.faults_skipped[kind] += 1
-            log("fault %s on %s skipped: target busy" % (kind, target))
+            log("fault %s on %s skipped: target busy" % (kind, f.get("target")))
             return
+        f = dict(f, target=target)
         try:
             if self.stop_faults.is_set():
                 return
@@ -1058,16 +1074,20 @@ class Soak:
             self.clusters[target].restart(hold, abort=ab)
             return "stopped, down %.1fs, started again on the same data directory" % hold
         if kind == "leader-kill":
-            try:
-                holder = self.leader()
-            except ApiError as e:
-                log("leader-kill skipped: cannot read the Lease: %s" % e)
-                return None
-            r = next((r for r in self.live() if r.name == holder), None)
-            standby = [x for x in self.live() if x is not r and x.ready()]
-            if not r or not standby:
-                log("leader-kill skipped: leader %s, ready standbys %d" % (holder, len(standby)))
-                return None
+            # wait (up to 20 s) for a leader and a ready standby: not during a hub restart
+            deadline = time.time() + 20
+            while True:
+                try:
+                    holder = self.leader()
+                except ApiError:
+                    holder = None
+                r = next((r for r in self.live() if r.name == holder), None)
+                standby = [x for x in self.live() if x is not r and x.ready()]
+                if r and standby:
+                    break
+                if time.time() > deadline or ab.wait(1.0):
+                    log("leader-kill skipped: leader %s, ready standbys %d" % (holder, len(standby)))
+                    return None
             r.killed = True
             os.kill(r.proc.pid, signal.SIGKILL)
             return "SIGKILL to leader %s (standby %s)" % (r.name, standby[0].name)
