@@ -53,7 +53,7 @@ static const cJSON *jget(const cJSON *o, const char *path)
 static double jnum(const cJSON *o, const char *path, double def)
 {
     const cJSON *v = jget(o, path);
-    return cJSON_IsNumber(v) ? v->valuedouble : def;
+    return v && cJSON_IsNumber(v) ? v->valuedouble : def;
 }
 
 /* metadata.<map>.<key> where key may contain dots (label and annotation keys). */
@@ -515,9 +515,11 @@ static const char *normal_phase(const char *p)
 static const cJSON *old_entry(const cJSON *fpg, const char *cluster)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, jget(fpg, "status.clusters"))
-        if (jstr(e, "clusterName") && !strcmp(jstr(e, "clusterName"), cluster))
+    cJSON_ArrayForEach(e, jget(fpg, "status.clusters")) {
+        const char *name = jstr(e, "clusterName");
+        if (name && !strcmp(name, cluster))
             return e;
+    }
     return NULL;
 }
 
@@ -600,9 +602,9 @@ static void add_condition(cJSON *conds, const cJSON *fpg, const char *type, int 
     const char *ltt = now;
     const cJSON *c;
     cJSON_ArrayForEach(c, jget(fpg, "status.conditions")) {
-        if (jstr(c, "type") && !strcmp(jstr(c, "type"), type) && jstr(c, "status") &&
-            !strcmp(jstr(c, "status"), status) && jstr(c, "lastTransitionTime"))
-            ltt = jstr(c, "lastTransitionTime"); /* moves only when the status does */
+        const char *t = jstr(c, "type"), *st = jstr(c, "status"), *at = jstr(c, "lastTransitionTime");
+        if (t && st && at && !strcmp(t, type) && !strcmp(st, status))
+            ltt = at; /* moves only when the status does */
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", type);

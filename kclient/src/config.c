@@ -745,7 +745,7 @@ static kc_code parse_exec(const entry *e, const cJSON *x, kc_exec_config *ex)
      * analyzer cannot see that kc_error_set, in error.c, returns its code). */
     ex->command = strchr(cmd, '/') ? resolve_path(e->from, cmd) // NOLINT(clang-analyzer-core.NonNullParamChecker)
                                    : strdup(cmd);
-    ex->api_version = strdup(ver);
+    ex->api_version = kc_strdup_or_null(ver);
     ex->install_hint = kc_strdup_or_null(hint);
     if (!ex->command || !ex->api_version || (hint && !ex->install_hint))
         return nomem(e->err);

@@ -288,10 +288,10 @@ static char **build_env(const kc_exec_config *e, char *info)
     if (!v)
         return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; environ && i < n; i++)
         if (!overridden(environ[i], e->env, info))
             v[k++] = environ[i];
-    for (size_t i = 0; i < extra; i++)
+    for (size_t i = 0; e->env && i < extra; i++)
         v[k++] = e->env[i];
     v[k++] = info;
     return v;

@@ -358,6 +358,8 @@ static int next_line(kc_watch_decoder *d, kc_watch_event *ev, kc_error *err, int
 
 int kc_watch_decoder_next(kc_watch_decoder *d, kc_watch_event *ev, kc_error *err)
 {
+    if (!d || !ev)
+        return kc_error_set(err, KC_EINVAL, "kc_watch_decoder_next: no decoder or event");
     kc_watch_event_clear(ev);
     int rc = 0, more = 0;
     while (rc == 0 && !more)
