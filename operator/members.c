@@ -63,6 +63,8 @@ static void set_ready(kco_member *m, const char *status, const char *reason, con
     free(m->message);
     m->message = strdup(msg);
     int online = !strcmp(status, "True");
+    if (online && !m->online && m->pg_inf) /* back: do not sit out the watch's backoff */
+        kc_watch_reconnect_now(kc_informer_watch(m->pg_inf));
     if (online != m->online) {
         m->online = online;
         /* back: re-apply and refresh every placed object; gone: mark stale.

@@ -288,6 +288,16 @@ void kc_watch_resume(kc_watch *w, const char *resource_version)
     open_stream(w);
 }
 
+void kc_watch_reconnect_now(kc_watch *w)
+{
+    if (!w || w->stopped || w->req || !w->timer)
+        return; /* streaming, stopped, or waiting for the owner's relist */
+    kc_client_timer_cancel(w->client, w->timer);
+    w->timer = 0;
+    w->failures = 0;
+    open_stream(w);
+}
+
 const char *kc_watch_resource_version(const kc_watch *w) { return w->rv; }
 
 unsigned kc_watch_streams(const kc_watch *w) { return w->streams; }

@@ -177,6 +177,11 @@ kc_code kc_watch_start(kc_client *c, const kc_watch_options *opts, kc_watch **ou
 /* After on_gone: continue from resource_version (NULL = from now). */
 void kc_watch_resume(kc_watch *w, const char *resource_version);
 
+/* Waiting to reconnect after failures?  Reconnect now and reset the
+ * backoff: for an owner that knows the server is back (a health probe just
+ * answered), so the watch does not sit out a long backoff. */
+void kc_watch_reconnect_now(kc_watch *w);
+
 /* The last resourceVersion seen (borrowed; may be NULL). */
 const char *kc_watch_resource_version(const kc_watch *w);
 
