@@ -301,6 +301,7 @@ static void ensure_namespace(recon *r, kco_member *m);
 typedef struct member_call {
     recon *r;
     char *cluster;
+    int is_delete; /* a 404 answer means: already gone */
 } member_call;
 
 static void note_failure(recon *r, const char *cluster, const kc_error *err)
@@ -324,7 +325,7 @@ static void on_member_write(kc_client *c, const kc_response *resp, const kc_erro
             cJSON_AddItemToObject(r->applied, mc->cluster, obj);
         else
             cJSON_Delete(obj);
-    } else if (err->code == KC_EHTTP && err->http_status == 404 && !r->deleting) {
+    } else if (err->code == KC_EHTTP && err->http_status == 404 && !r->deleting && !mc->is_delete) {
         /* the member has no such namespace yet: make it; the retry applies */
         kco_member *m = kco_member_find(r->op, mc->cluster);
         if (m && m->client)
@@ -361,6 +362,7 @@ static void send_member(recon *r, kco_member *m, const char *method, const char 
     }
     mc->r = r;
     mc->cluster = strdup(m->name);
+    mc->is_delete = !strcmp(method, "DELETE");
     kc_error err = KC_ERROR_INIT;
     r->outstanding++;
     if (kc_request_send(m->client, &spec, on_member_write, mc, NULL, &err) != KC_OK) {
