@@ -965,8 +965,11 @@ class Soak:
             kinds = [k for k in FAULT_WEIGHTS if left > {"throttle-429": 45, "member-restart": 25, "hub-restart": 25}.get(k, 10)]
             if must and must[-1] not in kinds:
                 must = [k for k in must if k in kinds]
+            first = bool(must)
             kind = must.pop() if must else rng.choices(kinds, [FAULT_WEIGHTS[k] for k in kinds])[0]
             f = {"t": round(t, 1), "kind": kind}
+            if first:
+                f["must"] = True   # the first of its kind: waits for its target rather than being skipped
             if kind.startswith("link-") or kind in ("member-restart", "throttle-429"):
                 f["target"] = rng.choice(sorted(MEMBERS))
             elif kind == "compaction":
@@ -995,7 +998,7 @@ class Soak:
             start = self.t_soak_start + f["t"]
             if self.stop_faults.wait(max(0.0, start - time.time())):
                 break
-            if not sem.acquire(timeout=20):
+            if not sem.acquire(timeout=60 if f.get("must") else 20):
                 self.faults_skipped[f["kind"]] += 1
                 log("fault %s skipped: three faults already running" % f["kind"])
                 continue
@@ -1018,6 +1021,8 @@ class Soak:
             alts += [m for m in sorted(MEMBERS) if m != target]
         lock = None
         end = time.time() + 20
+        if f.get("must"):
+            end = max(end, self.t_soak_start + self.a.duration - 10)
         while lock is None and time.time() < end and not self.stop_faults.is_set():
             for t in alts:
                 cand = self.clusters[t].lock if t in self.clusters else self.op_lock
@@ -1076,6 +1081,8 @@ class Soak:
         if kind == "leader-kill":
             # wait (up to 20 s) for a leader and a ready standby: not during a hub restart
             deadline = time.time() + 20
+            if f.get("must"):
+                deadline = max(deadline, self.t_soak_start + self.a.duration - 10)
             while True:
                 try:
                     holder = self.leader()
@@ -1322,6 +1329,7 @@ class Soak:
         deadline = self.t_quiet + self.a.settle
         first_ok = None
         last = []
+        next_note = self.t_quiet + 15
         while True:
             try:
                 last = self.check_state()
@@ -1338,6 +1346,9 @@ class Soak:
                     return
             else:
                 first_ok = None
+                if now >= next_note:
+                    next_note = now + 15
+                    log("converging: %d violations left, e.g. %s" % (len(last), "; ".join(last[:3])))
             if now > deadline:
                 break
             time.sleep(2)
