@@ -5,8 +5,11 @@
  * tree and no error, failure an error and no tree; the message starts with
  * the origin; and a tree printed as JSON parses back (JSON is YAML) to the
  * same tree.  The round trip is checked for ASCII output only: cJSON prints
- * other characters raw, and YAML 1.1 (libyaml) reads raw U+0085, U+2028 and
- * U+2029 as line breaks and refuses raw C1 controls, which JSON allows. */
+ * other characters raw, and libyaml (YAML 1.1) reads a raw U+0085 (NEL) in
+ * a quoted string as a line break (folded to a space) and refuses raw C1
+ * controls (U+0080..U+009F), both of which JSON allows; checked by hand:
+ * ["a<U+0085>b"] comes back as ["a b"], ["a<U+0080>b"] is "control
+ * characters are not allowed". */
 #include <cJSON.h>
 
 #include "fuzz.h"
