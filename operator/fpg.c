@@ -80,24 +80,42 @@ static int enqueue_one(const cJSON *obj, void *ud)
     return 0;
 }
 
+static int enqueue_copy_owner(const cJSON *obj, void *ud);
+
+/* Every hub object, and the owner of every member copy: a copy whose hub
+ * object is gone is found and removed by its own reconcile. */
 void kco_enqueue_all(kco_operator *op, long spread_ms)
 {
     if (!op->fpg_inf)
         return;
     void *args[2] = {op, &spread_ms};
     kc_informer_each(op->fpg_inf, enqueue_one, args);
+    for (kco_member *m = op->members; m; m = m->next)
+        if (m->pg_inf)
+            kc_informer_each(m->pg_inf, enqueue_copy_owner, op);
 }
 
 /* Member PodGroup events lead back to their hub object by its labels. */
-static void member_event(kco_member *m, const cJSON *obj)
+static void enqueue_owner(kco_operator *op, const cJSON *obj)
 {
     const char *ns = meta_map(obj, "labels", KCO_LABEL_FPG_NS);
     const char *name = meta_map(obj, "labels", KCO_LABEL_FPG_NAME);
-    if (!ns || !name || !m->op->ctl)
+    if (!ns || !name || !op->ctl)
         return;
     char key[512];
     snprintf(key, sizeof(key), "%s/%s", ns, name);
-    kc_controller_enqueue(m->op->ctl, key);
+    kc_controller_enqueue(op->ctl, key);
+}
+
+static int enqueue_copy_owner(const cJSON *obj, void *ud)
+{
+    enqueue_owner(ud, obj);
+    return 0;
+}
+
+static void member_event(kco_member *m, const cJSON *obj)
+{
+    enqueue_owner(m->op, obj);
 }
 
 static void pg_add(kc_informer *i, const cJSON *o, void *ud)
@@ -302,6 +320,7 @@ typedef struct member_call {
     recon *r;
     char *cluster;
     int is_delete; /* a 404 answer means: already gone */
+    int stray;     /* a 409 answer means: changed since we looked; its event brings us back */
 } member_call;
 
 static void note_failure(recon *r, const char *cluster, const kc_error *err)
@@ -331,7 +350,8 @@ static void on_member_write(kc_client *c, const kc_response *resp, const kc_erro
         if (m && m->client)
             ensure_namespace(r, m);
         note_failure(r, mc->cluster, err);
-    } else if (err->code != KC_OK && !(err->code == KC_EHTTP && err->http_status == 404)) {
+    } else if (err->code != KC_OK && !(err->code == KC_EHTTP && err->http_status == 404) &&
+               !(mc->stray && err->code == KC_EHTTP && err->http_status == 409)) {
         note_failure(r, mc->cluster, err);
     }
     free(mc->cluster);
@@ -339,19 +359,18 @@ static void on_member_write(kc_client *c, const kc_response *resp, const kc_erro
     maybe_finish(r);
 }
 
-static void send_member(recon *r, kco_member *m, const char *method, const char *body)
+static kc_request_spec member_spec(const recon *r, const kco_member *m, const char *method)
 {
-    kc_param ps[] = {{"fieldManager", r->op->o.field_manager}, {"force", "true"}};
     kc_request_spec spec = {
         .method = method,
         .ref = {m->volcano ? "scheduling.volcano.sh" : "scheduling.x-k8s.io",
                 m->volcano ? "v1beta1" : "v1alpha1", "podgroups", r->ns, r->name, NULL},
-        .params = body ? ps : NULL,
-        .nparams = body ? 2 : 0,
-        .content_type = body ? "application/apply-patch+yaml" : NULL,
-        .body = body,
-        .body_len = body ? strlen(body) : 0,
         .max_attempts = 3};
+    return spec;
+}
+
+static void send_member_spec(recon *r, kco_member *m, const kc_request_spec *spec, int stray)
+{
     member_call *mc = calloc(1, sizeof(*mc));
     if (!mc) {
         kc_error oom = KC_ERROR_INIT;
@@ -362,20 +381,38 @@ static void send_member(recon *r, kco_member *m, const char *method, const char 
     }
     mc->r = r;
     mc->cluster = strdup(m->name);
-    mc->is_delete = !strcmp(method, "DELETE");
+    int is_delete = !strcmp(spec->method, "DELETE");
+    mc->is_delete = is_delete;
+    mc->stray = stray;
     kc_error err = KC_ERROR_INIT;
     r->outstanding++;
-    if (kc_request_send(m->client, &spec, on_member_write, mc, NULL, &err) != KC_OK) {
+    if (kc_request_send(m->client, spec, on_member_write, mc, NULL, &err) != KC_OK) {
         r->outstanding--;
         note_failure(r, m->name, &err);
         free(mc->cluster);
         free(mc);
     }
     kc_error_clear(&err);
-    if (!strcmp(method, "DELETE"))
+    if (is_delete)
         r->op->reconcile_deletes++;
     else
         r->op->reconcile_applies++;
+}
+
+/* Server-side apply of body (our field manager, force), or DELETE when body
+ * is NULL. */
+static void send_member(recon *r, kco_member *m, const char *method, const char *body)
+{
+    kc_param ps[] = {{"fieldManager", r->op->o.field_manager}, {"force", "true"}};
+    kc_request_spec spec = member_spec(r, m, method);
+    if (body) {
+        spec.params = ps;
+        spec.nparams = 2;
+        spec.content_type = "application/apply-patch+yaml";
+        spec.body = body;
+        spec.body_len = strlen(body);
+    }
+    send_member_spec(r, m, &spec, 0);
 }
 
 /* The member namespace must exist: apply it (idempotent, our manager). */
@@ -473,22 +510,41 @@ static void set_finalizers(recon *r, int add)
 
 /* --- deletion --- */
 
-/* Delete the copy on every online member, whether or not its informer has
- * seen one: an apply whose answer (and watch event) was lost on a dropped
- * link still created a copy, and the cache would say there is none.  A 404 is
- * fine.  Only when every member answered is the finalizer removed. */
+/* Orphan: the copy stays but is no longer ours - drop the labels that tie
+ * it to the hub object, so no later sweep (reconcile_gone) removes it. */
+static void release_copy(recon *r, kco_member *m)
+{
+    static const char body[] = "{\"metadata\":{\"labels\":{\"" KCO_LABEL_MANAGED_BY
+                               "\":null,\"" KCO_LABEL_FPG_NS "\":null,\"" KCO_LABEL_FPG_NAME
+                               "\":null}}}";
+    kc_request_spec spec = member_spec(r, m, "PATCH");
+    spec.content_type = "application/merge-patch+json";
+    spec.body = body;
+    spec.body_len = sizeof(body) - 1;
+    send_member_spec(r, m, &spec, 0);
+}
+
+/* Delete (or, with deletionPolicy Orphan, release) the copy on every online
+ * member, whether or not its informer has seen one: an apply whose answer
+ * (and watch event) was lost on a dropped link still created a copy, and the
+ * cache would say there is none.  A 404 is fine.  Only when every member
+ * answered is the finalizer removed; an offline member may hold a copy, so
+ * the finalizer waits for it. */
 static void reconcile_delete(recon *r)
 {
     r->deleting = 1;
     const char *policy = jstr(r->fpg, "spec.deletionPolicy");
     int orphan = policy && !strcmp(policy, "Orphan");
     int waiting = 0;
-    for (kco_member *m = r->op->members; m && !orphan; m = m->next) {
+    for (kco_member *m = r->op->members; m; m = m->next) {
         if (!m->online || !m->flavour_known) {
             waiting |= m->client != NULL; /* may hold a copy: come back when it returns */
             continue;
         }
-        send_member(r, m, "DELETE", NULL);
+        if (orphan)
+            release_copy(r, m);
+        else
+            send_member(r, m, "DELETE", NULL);
     }
     if (waiting) {
         r->failures++;
@@ -496,6 +552,86 @@ static void reconcile_delete(recon *r)
             r->first_error = strdup("waiting for offline members before removing the finalizer");
     }
     r->release_finalizer = !waiting;
+    maybe_finish(r);
+}
+
+/* A copy of ours whose hub object is gone can still appear after the
+ * finalizer was released: a deposed leader's late apply, or a request this
+ * client gave up on that the server still ran.  Its watch event brings us
+ * here; the hub itself (not our cache, which may lag) must confirm the
+ * object is gone, and then exactly the copies we saw are deleted (uid
+ * precondition: a copy re-created meanwhile is not touched). */
+static cJSON *stray_copy(const recon *r, const kco_member *m)
+{
+    if (!m->online || !m->flavour_known || !m->client || !m->pg_inf)
+        return NULL;
+    cJSON *copy = kc_informer_get(m->pg_inf, r->ns, r->name);
+    const char *ns = meta_map(copy, "labels", KCO_LABEL_FPG_NS);
+    const char *name = meta_map(copy, "labels", KCO_LABEL_FPG_NAME);
+    if (copy && ns && name && !strcmp(ns, r->ns) && !strcmp(name, r->name))
+        return copy;
+    cJSON_Delete(copy);
+    return NULL;
+}
+
+static void delete_stray(recon *r, kco_member *m, const cJSON *copy)
+{
+    const char *uid = jstr(copy, "metadata.uid");
+    if (!uid)
+        return;
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"preconditions\":{\"uid\":\"%s\"}}",
+             uid);
+    kc_request_spec spec = member_spec(r, m, "DELETE");
+    spec.content_type = "application/json";
+    spec.body = body;
+    spec.body_len = strlen(body);
+    kco_log(r->op->log, 2, "deleting a copy whose hub object is gone", "key", r->key, "cluster",
+            m->name, NULL);
+    send_member_spec(r, m, &spec, 1);
+}
+
+static void on_hub_checked(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
+{
+    (void)c;
+    (void)resp;
+    recon *r = ud;
+    r->outstanding--;
+    if (err->code == KC_EHTTP && err->http_status == 404) {
+        for (kco_member *m = r->op->members; m; m = m->next) {
+            cJSON *copy = stray_copy(r, m);
+            if (copy)
+                delete_stray(r, m, copy);
+            cJSON_Delete(copy);
+        }
+    } else if (err->code != KC_OK) {
+        note_failure(r, "hub", err);
+    } /* else it exists: the hub informer's event reconciles it */
+    maybe_finish(r);
+}
+
+static void reconcile_gone(recon *r)
+{
+    r->deleting = 1;
+    int strays = 0;
+    for (kco_member *m = r->op->members; m; m = m->next) {
+        cJSON *copy = stray_copy(r, m);
+        strays += copy != NULL;
+        cJSON_Delete(copy);
+    }
+    if (strays) {
+        kc_request_spec spec = {
+            .method = "GET",
+            .ref = {KCO_GROUP, KCO_VERSION, "federatedpodgroups", r->ns, r->name, NULL}};
+        kc_error err = KC_ERROR_INIT;
+        r->outstanding++;
+        if (kc_request_send(r->op->hub, &spec, on_hub_checked, r, NULL, &err) != KC_OK) {
+            r->outstanding--;
+            note_failure(r, "hub", &err);
+        }
+        kc_error_clear(&err);
+    }
     maybe_finish(r);
 }
 
@@ -711,9 +847,9 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
     r->name = strdup(slash + 1);
     r->fpg = kc_informer_get(op->fpg_inf, r->ns, r->name);
     r->applied = cJSON_CreateObject();
-    if (!r->fpg) { /* gone from the hub: the finalizer already did the clean-up */
-        recon_free(r);
-        return KC_RECONCILE_OK;
+    if (!r->fpg) { /* gone from the hub: the finalizer did the clean-up, but see */
+        reconcile_gone(r);
+        return KC_RECONCILE_PENDING;
     }
     if (jstr(r->fpg, "metadata.deletionTimestamp")) {
         reconcile_delete(r);

@@ -177,6 +177,26 @@ eventually 30 "Delete: hub object gone (finalizer released)" sh -c "! kubectl --
 hubctl -n team1 delete fpg keep --wait=false >/dev/null
 eventually 30 "Orphan: hub object gone" sh -c "! kubectl --kubeconfig $E2E_DIR/hub/kubeconfig -n team1 get fpg keep"
 check "Orphan: member copies kept" sh -c "kubectl --kubeconfig $E2E_DIR/edge1/kubeconfig -n team1 get podgroups.scheduling.x-k8s.io keep && kubectl --kubeconfig $E2E_DIR/edge2/kubeconfig -n team1 get podgroups.scheduling.volcano.sh keep"
+check "Orphan: kept copies are no longer labelled as ours" sh -c "[ -z \"\$(kubectl --kubeconfig $E2E_DIR/edge1/kubeconfig -n team1 get podgroups.scheduling.x-k8s.io keep -o jsonpath='{.metadata.labels.federation\.kclient\.io/managed-by}{.metadata.labels.federation\.kclient\.io/fpg-name}')\" ]"
+
+say "a copy of ours whose hub object is gone (a deposed leader's late apply) is removed"
+kubectl --kubeconfig "$E2E_DIR/edge1/kubeconfig" apply -f - >/dev/null <<EOF
+apiVersion: scheduling.x-k8s.io/v1alpha1
+kind: PodGroup
+metadata:
+  name: ghost
+  namespace: team1
+  labels: {federation.kclient.io/managed-by: kclient-federation, federation.kclient.io/fpg-namespace: team1, federation.kclient.io/fpg-name: ghost}
+spec: {minMember: 1}
+---
+apiVersion: scheduling.x-k8s.io/v1alpha1
+kind: PodGroup
+metadata: {name: bystander, namespace: team1}
+spec: {minMember: 1}
+EOF
+eventually 30 "stray copy deleted" sh -c "! kubectl --kubeconfig $E2E_DIR/edge1/kubeconfig -n team1 get podgroups.scheduling.x-k8s.io ghost"
+check "a PodGroup that is not ours is left alone" kubectl --kubeconfig "$E2E_DIR/edge1/kubeconfig" -n team1 get podgroups.scheduling.x-k8s.io bystander
+check "an orphaned copy is left alone" kubectl --kubeconfig "$E2E_DIR/edge1/kubeconfig" -n team1 get podgroups.scheduling.x-k8s.io keep
 
 say "SIGTERM: drain, release the lease, exit"
 t0=$SECONDS
