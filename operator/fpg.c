@@ -319,7 +319,7 @@ static void ensure_namespace(recon *r, kco_member *m);
 typedef struct member_call {
     recon *r;
     char *cluster;
-    int is_delete; /* a 404 answer means: already gone */
+    int is_delete; /* a 404 naming the object means: already gone */
     int stray;     /* a 409 answer means: changed since we looked; its event brings us back */
 } member_call;
 
@@ -350,7 +350,7 @@ static void on_member_write(kc_client *c, const kc_response *resp, const kc_erro
         if (m && m->client)
             ensure_namespace(r, m);
         note_failure(r, mc->cluster, err);
-    } else if (err->code != KC_OK && !(err->code == KC_EHTTP && err->http_status == 404) &&
+    } else if (err->code != KC_OK && !kc_error_is_not_found(err) &&
                !(mc->stray && err->code == KC_EHTTP && err->http_status == 409)) {
         note_failure(r, mc->cluster, err);
     }
@@ -470,7 +470,7 @@ static void on_finalizer(kc_client *c, const kc_response *resp, const kc_error *
     (void)resp;
     recon *r = ud;
     r->outstanding--;
-    if (err->code != KC_OK && !(err->code == KC_EHTTP && err->http_status == 404))
+    if (err->code != KC_OK && !kc_error_is_not_found(err))
         note_failure(r, "hub", err);
     r->deleting = 1; /* nothing to aggregate: the next event reconciles again */
     maybe_finish(r);
@@ -527,7 +527,9 @@ static void release_copy(recon *r, kco_member *m)
 /* Delete (or, with deletionPolicy Orphan, release) the copy on every online
  * member, whether or not its informer has seen one: an apply whose answer
  * (and watch event) was lost on a dropped link still created a copy, and the
- * cache would say there is none.  A 404 is fine.  Only when every member
+ * cache would say there is none.  A 404 naming the object is fine; one that
+ * does not (a restarting member not yet serving the PodGroup resource) is
+ * not proof of anything and is retried.  Only when every member
  * answered is the finalizer removed; an offline member may hold a copy, so
  * the finalizer waits for it. */
 static void reconcile_delete(recon *r)
@@ -598,7 +600,7 @@ static void on_hub_checked(kc_client *c, const kc_response *resp, const kc_error
     (void)resp;
     recon *r = ud;
     r->outstanding--;
-    if (err->code == KC_EHTTP && err->http_status == 404) {
+    if (kc_error_is_not_found(err)) {
         for (kco_member *m = r->op->members; m; m = m->next) {
             cJSON *copy = stray_copy(r, m);
             if (copy)

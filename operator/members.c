@@ -7,6 +7,7 @@
 #include "operator.h"
 
 static void start_probe_timer(kco_member *m, long delay_ms);
+static void resolve_flavour(kco_member *m);
 
 void kco_iso_time(time_t t, char *buf, size_t len)
 {
@@ -171,9 +172,11 @@ static void on_probe(kc_client *c, const kc_response *r, const kc_error *err, vo
         m->failures = 0;
         m->last_contact = time(NULL);
         m->last_contact_ns = kc_client_now(c);
-        if (err->code == KC_OK)
+        if (err->code == KC_OK) {
             set_ready(m, "True", "MemberReachable", "the member's /readyz answers ok");
-        else
+            if (!m->flavour_known && !m->flavour_req) /* an earlier try failed */
+                resolve_flavour(m);
+        } else
             set_ready(m, "False", "MemberNotReady", line);
         if (!m->version) {
             kc_request_spec v = {.method = "GET", .path = "/version", .max_attempts = 1};
@@ -252,7 +255,23 @@ static void start_informer(kco_member *m)
 }
 
 /* podGroupAPI: Auto asks the member which flavour it serves. */
-static void on_flavour(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
+/* api Auto: scheduler-plugins' group if the member serves it, else
+ * Volcano's - but only once the member positively serves Volcano's: a
+ * restarting apiserver serves neither for a moment, and guessing then would
+ * write the wrong kind for good. */
+static void probe_group(kco_member *m, int volcano);
+
+static void flavour_found(kco_member *m, int volcano)
+{
+    m->volcano = volcano;
+    m->flavour_known = 1;
+    kco_log(m->op->log, 2, "member podgroup flavour", "cluster", m->name, "api",
+            m->volcano ? "Volcano" : "Coscheduling", NULL);
+    start_informer(m);
+}
+
+static void on_flavour(kc_client *c, const kc_response *r, const kc_error *err, void *ud,
+                       int volcano)
 {
     (void)c;
     (void)r;
@@ -260,28 +279,41 @@ static void on_flavour(kc_client *c, const kc_response *r, const kc_error *err, 
     m->flavour_req = NULL;
     if (err->code == KC_ECANCELLED)
         return;
-    if (err->code != KC_OK && err->http_status != 404) {
-        start_probe_timer(m, m->period_s * 1000); /* unreachable: try again later */
-        return;
-    }
-    m->volcano = err->code != KC_OK; /* no scheduler-plugins group: Volcano */
-    m->flavour_known = 1;
-    kco_log(m->op->log, 2, "member podgroup flavour", "cluster", m->name, "api",
-            m->volcano ? "Volcano" : "Coscheduling", NULL);
-    start_informer(m);
+    if (err->code == KC_OK)
+        flavour_found(m, volcano);
+    else if (err->http_status == 404 && !volcano)
+        probe_group(m, 1);
+    /* else unreachable, or neither group served yet: the next successful
+     * probe tries again (on_probe) */
+}
+
+static void on_flavour_sp(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
+{
+    on_flavour(c, r, err, ud, 0);
+}
+
+static void on_flavour_volcano(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
+{
+    on_flavour(c, r, err, ud, 1);
+}
+
+static void probe_group(kco_member *m, int volcano)
+{
+    kc_request_spec spec = {.method = "GET",
+                            .path = volcano ? "/apis/scheduling.volcano.sh/v1beta1"
+                                            : "/apis/scheduling.x-k8s.io/v1alpha1",
+                            .max_attempts = 3};
+    kc_request_send(m->client, &spec, volcano ? on_flavour_volcano : on_flavour_sp, m,
+                    &m->flavour_req, NULL);
 }
 
 static void resolve_flavour(kco_member *m)
 {
     if (strcmp(m->api, "Auto") != 0) {
-        m->volcano = !strcmp(m->api, "Volcano");
-        m->flavour_known = 1;
-        start_informer(m);
+        flavour_found(m, !strcmp(m->api, "Volcano"));
         return;
     }
-    kc_request_spec spec = {.method = "GET", .path = "/apis/scheduling.x-k8s.io/v1alpha1",
-                            .max_attempts = 3};
-    kc_request_send(m->client, &spec, on_flavour, m, &m->flavour_req, NULL);
+    probe_group(m, 0);
 }
 
 /* The kubeconfig from the Secret, kept in memory only. */

@@ -33,6 +33,7 @@ void kc_error_clear(kc_error *err)
     free(err->causes);
     free(err->method);
     free(err->path);
+    free(err->name);
     kc_error_init(err);
 }
 
@@ -47,6 +48,7 @@ kc_code kc_error_copy(kc_error *dst, const kc_error *src)
     dst->message = kc_strdup_or_null(src->message);
     dst->method = kc_strdup_or_null(src->method);
     dst->path = kc_strdup_or_null(src->path);
+    dst->name = kc_strdup_or_null(src->name);
     if (src->ncauses) {
         dst->causes = calloc(src->ncauses, sizeof(kc_cause));
         if (!dst->causes)
@@ -102,6 +104,11 @@ int kc_error_is_field_conflict(const kc_error *err)
         if (err->causes[i].reason && strcmp(err->causes[i].reason, "FieldManagerConflict") == 0)
             return 1;
     return 0;
+}
+
+int kc_error_is_not_found(const kc_error *err)
+{
+    return err && err->code == KC_EHTTP && err->http_status == 404 && err->name && *err->name;
 }
 
 static char *json_string_dup(const cJSON *obj, const char *key)
@@ -161,6 +168,7 @@ kc_code kc_error_from_status(kc_error *err, long http_status, const char *body, 
         err->reason = json_string_dup(root, "reason");
         err->message = json_string_dup(root, "message");
         const cJSON *details = cJSON_GetObjectItemCaseSensitive(root, "details");
+        err->name = json_string_dup(details, "name");
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(details, "retryAfterSeconds");
         if (cJSON_IsNumber(ra) && ra->valuedouble > 0 && err->retry_after < 0)
             err->retry_after = ra->valuedouble;

@@ -257,7 +257,7 @@ static void on_read(kc_client *c, const kc_response *resp, const kc_error *err, 
         finish_stop(l);
         return;
     }
-    if (err->code == KC_EHTTP && err->http_status == 404) {
+    if (kc_error_is_not_found(err)) {
         cJSON *body = lease_body(l, NULL, 0);
         send_write(l, "POST", body);
         cJSON_Delete(body);

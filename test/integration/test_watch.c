@@ -303,7 +303,9 @@ START_TEST(dead_link_found_quiet_link_kept)
     double secs = (double)(kc_now_ns() - t0) / 1e9;
     fprintf(stderr, "dead link found after %.1fs\n", secs);
     ck_assert(dead_link_seen(watcher));
-    ck_assert(secs < 4.0);
+    /* check + timeout is 2 s; the slack is for a loaded CI machine, and the
+     * bound stays far below client-go's 45 s */
+    ck_assert(secs < 8.0);
     write_all(writer, watcher, ns, 10, "POST", 0);
     kct_proxy_ctl(&px, "mode?set=pass");
     expect e = {&s, 10};

@@ -72,6 +72,37 @@ START_TEST(retry_after_from_details)
 }
 END_TEST
 
+/* Both bodies as kube-apiserver v1.34 sends them (recorded with curl): an
+ * object that does not exist, and a resource the server does not serve (a
+ * CRD not installed yet). */
+#define OBJECT_NOT_FOUND_JSON                                                                      \
+    "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":"   \
+    "\"podgroups.scheduling.x-k8s.io \\\"x\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":" \
+    "\"x\",\"group\":\"scheduling.x-k8s.io\",\"kind\":\"podgroups\"},\"code\":404}"
+#define RESOURCE_NOT_SERVED_TEXT "404 page not found\n"
+
+START_TEST(not_found_names_the_object)
+{
+    kc_error e = KC_ERROR_INIT;
+    kc_error_from_status(&e, 404, OBJECT_NOT_FOUND_JSON, strlen(OBJECT_NOT_FOUND_JSON));
+    ck_assert_str_eq(e.name, "x");
+    ck_assert_str_eq(e.reason, "NotFound");
+    ck_assert(kc_error_is_not_found(&e));
+    kc_error copy = KC_ERROR_INIT;
+    ck_assert_int_eq(kc_error_copy(&copy, &e), KC_OK);
+    ck_assert_str_eq(copy.name, "x");
+    kc_error_clear(&copy);
+    /* a resource that is not served is not proof that an object is gone */
+    kc_error_from_status(&e, 404, RESOURCE_NOT_SERVED_TEXT, strlen(RESOURCE_NOT_SERVED_TEXT));
+    ck_assert_ptr_null(e.name);
+    ck_assert_str_eq(e.message, "404 page not found");
+    ck_assert(!kc_error_is_not_found(&e));
+    kc_error_clear(&e);
+    ck_assert(!kc_error_is_not_found(&e));
+    ck_assert(!kc_error_is_not_found(NULL));
+}
+END_TEST
+
 START_TEST(plain_text_body)
 {
     kc_error e = KC_ERROR_INIT;
@@ -147,6 +178,7 @@ int main(void)
     tcase_add_test(tc, parses_conflict_causes);
     tcase_add_test(tc, parses_invalid);
     tcase_add_test(tc, retry_after_from_details);
+    tcase_add_test(tc, not_found_names_the_object);
     tcase_add_test(tc, plain_text_body);
     tcase_add_test(tc, garbage_body_is_cut);
     tcase_add_test(tc, format_names_request_and_causes);

@@ -53,9 +53,10 @@ typedef struct kc_error {
     char *method;       /* request method and path the error belongs to, or NULL */
     char *path;
     int attempts;       /* how many times the request was sent (0 when never) */
+    char *name;         /* Status.details.name: the object the answer is about, or NULL */
 } kc_error;
 
-#define KC_ERROR_INIT {KC_OK, 0, NULL, NULL, NULL, 0, -1.0, NULL, NULL, 0}
+#define KC_ERROR_INIT {KC_OK, 0, NULL, NULL, NULL, 0, -1.0, NULL, NULL, 0, NULL}
 
 /* Set *err to the empty state.  Does not free anything. */
 void kc_error_init(kc_error *err);
@@ -79,6 +80,13 @@ size_t kc_error_format(const kc_error *err, char *buf, size_t len);
 /* True when the error is a server-side apply conflict: HTTP 409 with at least
  * one FieldManagerConflict cause. */
 int kc_error_is_field_conflict(const kc_error *err);
+
+/* True when the server says the named object does not exist: HTTP 404 with a
+ * Status naming it (details.name).  A 404 that names no object - the
+ * resource itself is not served, as while a restarting apiserver has not yet
+ * installed its CustomResourceDefinitions ("404 page not found") - is not
+ * "gone": do not conclude from it that a delete already happened. */
+int kc_error_is_not_found(const kc_error *err);
 
 /* Parse a Kubernetes Status object (JSON text of len bytes) into err, with the
  * given HTTP status.  A body that is not a Status (plain text from API Priority
