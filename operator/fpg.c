@@ -540,7 +540,7 @@ static void reconcile_delete(recon *r)
     int waiting = 0;
     for (kco_member *m = r->op->members; m; m = m->next) {
         if (!m->online || !m->flavour_known) {
-            waiting |= m->client != NULL; /* may hold a copy: come back when it returns */
+            waiting = 1; /* may hold a copy (even one whose kubeconfig we cannot read now) */
             continue;
         }
         if (orphan)
@@ -561,8 +561,10 @@ static void reconcile_delete(recon *r)
  * finalizer was released: a deposed leader's late apply, or a request this
  * client gave up on that the server still ran.  Its watch event brings us
  * here; the hub itself (not our cache, which may lag) must confirm the
- * object is gone, and then exactly the copies we saw are deleted (uid
- * precondition: a copy re-created meanwhile is not touched). */
+ * object is gone, and then exactly the copies we saw are deleted: uid and
+ * resourceVersion preconditions, so a copy re-created or changed since the
+ * cache saw it (an Orphan copy whose labels we just removed, whose event has
+ * not reached the cache yet) is not touched. */
 static cJSON *stray_copy(const recon *r, const kco_member *m)
 {
     if (!m->online || !m->flavour_known || !m->client || !m->pg_inf)
@@ -579,12 +581,14 @@ static cJSON *stray_copy(const recon *r, const kco_member *m)
 static void delete_stray(recon *r, kco_member *m, const cJSON *copy)
 {
     const char *uid = jstr(copy, "metadata.uid");
-    if (!uid)
+    const char *rv = jstr(copy, "metadata.resourceVersion");
+    if (!uid || !rv)
         return;
-    char body[256];
+    char body[512];
     snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"preconditions\":{\"uid\":\"%s\"}}",
-             uid);
+             "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"preconditions\":"
+             "{\"uid\":\"%s\",\"resourceVersion\":\"%s\"}}",
+             uid, rv);
     kc_request_spec spec = member_spec(r, m, "DELETE");
     spec.content_type = "application/json";
     spec.body = body;

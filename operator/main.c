@@ -272,8 +272,11 @@ int main(int argc, char **argv)
     (void)signal(SIGINT, on_signal);
     (void)signal(SIGPIPE, SIG_IGN);
     kc_error err = KC_ERROR_INIT;
+    snprintf(op.user_agent, sizeof(op.user_agent), "kclient-operator/%s (%s)", KC_VERSION,
+             op.o.identity);
     kc_client_options co = {.log = kco_kclient_log, .log_ud = op.log, .verbosity = op.o.verbosity + 2,
-                            .qps = op.o.api_qps, .burst = op.o.api_burst};
+                            .qps = op.o.api_qps, .burst = op.o.api_burst,
+                            .user_agent = op.user_agent};
     int exit_code = 0;
     if (load_hub_config(&op, &err) != KC_OK || kc_client_new(op.hub_cfg, &co, &op.hub, &err) != KC_OK ||
         start_watching(&op, &err) != KC_OK || start_leading(&op, &err) != KC_OK) {

@@ -346,7 +346,8 @@ static int build_client(kco_member *m)
                                 .health_timeout_ms = m->timeout_s * 1000,
                                 .log = kco_kclient_log,
                                 .log_ud = op->log,
-                                .verbosity = op->o.verbosity + 2};
+                                .verbosity = op->o.verbosity + 2,
+                                .user_agent = op->user_agent};
         if (kc_client_new(m->cfg, &co, &m->client, &err) == KC_OK) {
             kc_error_clear(&err);
             kco_secure_free(yaml, len);

@@ -103,6 +103,7 @@ struct kco_operator {
     int shutting_down;
     int placement_changed;        /* set by a member sync: labels or the member set moved */
     uint64_t reconcile_applies, reconcile_deletes;
+    char user_agent[192];         /* kclient-operator/VERSION (identity): audit logs tell replicas apart */
 };
 
 /* members.c */

@@ -473,7 +473,7 @@ class Soak:
         policy = os.path.join(self.work, "audit-policy.yaml")
         with open(policy, "w") as f:
             f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
-                    "rules:\n- level: Metadata\n  verbs: [delete, deletecollection]\n  resources:\n"
+                    "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n  resources:\n"
                     "  - {group: scheduling.x-k8s.io, resources: [podgroups]}\n"
                     "  - {group: scheduling.volcano.sh, resources: [podgroups]}\n- level: None\n")
         self.hub = Cluster(self.work, "hub", [])
