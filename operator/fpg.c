@@ -27,35 +27,6 @@ typedef struct recon {
     int release_finalizer; /* after the member DELETEs succeed */
 } recon;
 
-static const char *jstr(const cJSON *o, const char *path)
-{
-    char buf[160];
-    snprintf(buf, sizeof(buf), "%s", path);
-    const cJSON *cur = o;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
-         tok = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    return cur && cJSON_IsString(cur) ? cur->valuestring : NULL;
-}
-
-static const cJSON *jget(const cJSON *o, const char *path)
-{
-    char buf[160];
-    snprintf(buf, sizeof(buf), "%s", path);
-    const cJSON *cur = o;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
-         tok = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    // cppcheck-suppress CastIntegerToAddressAtReturn ; cur is a const cJSON * (cppcheck misreads the two-declarator for loop above)
-    return cur;
-}
-
-static double jnum(const cJSON *o, const char *path, double def)
-{
-    const cJSON *v = jget(o, path);
-    return v && cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
 /* metadata.<map>.<key> where key may contain dots (label and annotation keys). */
 static const char *meta_map(const cJSON *obj, const char *map, const char *key)
 {
@@ -147,7 +118,7 @@ void kco_member_pg_handlers(kc_informer_handlers *h)
 
 static int placed_on(const cJSON *fpg, const kco_member *m)
 {
-    const cJSON *placement = jget(fpg, "spec.placement");
+    const cJSON *placement = kco_jget(fpg, "spec.placement");
     const cJSON *n;
     cJSON_ArrayForEach(n, cJSON_GetObjectItem(placement, "clusterNames"))
         if (cJSON_IsString(n) && !strcmp(n->valuestring, m->name))
@@ -213,13 +184,13 @@ static cJSON *parent_of(cJSON *root, const char *path, char *last, size_t lastle
 static void apply_overrides(cJSON *obj, const cJSON *fpg, const char *cluster)
 {
     const cJSON *ov;
-    cJSON_ArrayForEach(ov, jget(fpg, "spec.overrides")) {
-        const char *cn = jstr(ov, "clusterName");
+    cJSON_ArrayForEach(ov, kco_jget(fpg, "spec.overrides")) {
+        const char *cn = kco_jstr(ov, "clusterName");
         if (!cn || strcmp(cn, cluster))
             continue;
         const cJSON *p;
         cJSON_ArrayForEach(p, cJSON_GetObjectItem(ov, "patches")) {
-            const char *op = jstr(p, "op"), *path = jstr(p, "path");
+            const char *op = kco_jstr(p, "op"), *path = kco_jstr(p, "path");
             char last[256];
             if (!op || !path)
                 continue;
@@ -236,7 +207,7 @@ static void apply_overrides(cJSON *obj, const cJSON *fpg, const char *cluster)
 
 static cJSON *desired_member(const recon *r, const kco_member *m)
 {
-    const cJSON *tmpl = jget(r->fpg, "spec.template");
+    const cJSON *tmpl = kco_jget(r->fpg, "spec.template");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "apiVersion", m->volcano ? "scheduling.volcano.sh/v1beta1"
                                                         : "scheduling.x-k8s.io/v1alpha1");
@@ -244,20 +215,20 @@ static cJSON *desired_member(const recon *r, const kco_member *m)
     cJSON *md = cJSON_AddObjectToObject(o, "metadata");
     cJSON_AddStringToObject(md, "name", r->name);
     cJSON_AddStringToObject(md, "namespace", r->ns);
-    cJSON *labels = string_map(jget(tmpl, "metadata.labels"));
+    cJSON *labels = string_map(kco_jget(tmpl, "metadata.labels"));
     cJSON_DeleteItemFromObject(labels, KCO_LABEL_MANAGED_BY);
     cJSON_AddStringToObject(labels, KCO_LABEL_MANAGED_BY, "kclient-federation");
     cJSON_AddStringToObject(labels, KCO_LABEL_FPG_NS, r->ns);
     cJSON_AddStringToObject(labels, KCO_LABEL_FPG_NAME, r->name);
     cJSON_AddStringToObject(labels, KCO_CLUSTER_LABEL, m->name);
     cJSON_AddItemToObject(md, "labels", labels);
-    cJSON *ann = string_map(jget(tmpl, "metadata.annotations"));
-    cJSON_AddStringToObject(ann, KCO_ANN_HUB_UID, jstr(r->fpg, "metadata.uid"));
+    cJSON *ann = string_map(kco_jget(tmpl, "metadata.annotations"));
+    cJSON_AddStringToObject(ann, KCO_ANN_HUB_UID, kco_jstr(r->fpg, "metadata.uid"));
     char gen[32];
-    snprintf(gen, sizeof(gen), "%.0f", jnum(r->fpg, "metadata.generation", 0));
+    snprintf(gen, sizeof(gen), "%.0f", kco_jnum(r->fpg, "metadata.generation", 0));
     cJSON_AddStringToObject(ann, KCO_ANN_HUB_GEN, gen);
     cJSON_AddItemToObject(md, "annotations", ann);
-    cJSON_AddItemToObject(o, "spec", desired_spec(jget(tmpl, "spec"), m->volcano));
+    cJSON_AddItemToObject(o, "spec", desired_spec(kco_jget(tmpl, "spec"), m->volcano));
     apply_overrides(o, r->fpg, m->name);
     return o;
 }
@@ -458,7 +429,7 @@ static void sync_member(recon *r, kco_member *m, int placed)
 static int has_finalizer(const cJSON *fpg)
 {
     const cJSON *f;
-    cJSON_ArrayForEach(f, jget(fpg, "metadata.finalizers"))
+    cJSON_ArrayForEach(f, kco_jget(fpg, "metadata.finalizers"))
         if (cJSON_IsString(f) && !strcmp(f->valuestring, KCO_FINALIZER))
             return 1;
     return 0;
@@ -482,7 +453,7 @@ static void set_finalizers(recon *r, int add)
 {
     cJSON *list = cJSON_CreateArray();
     const cJSON *f;
-    cJSON_ArrayForEach(f, jget(r->fpg, "metadata.finalizers"))
+    cJSON_ArrayForEach(f, kco_jget(r->fpg, "metadata.finalizers"))
         if (cJSON_IsString(f) && strcmp(f->valuestring, KCO_FINALIZER))
             cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
     if (add)
@@ -490,7 +461,7 @@ static void set_finalizers(recon *r, int add)
     cJSON *patch = cJSON_CreateObject();
     cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
     cJSON_AddItemToObject(md, "finalizers", list);
-    cJSON_AddStringToObject(md, "resourceVersion", jstr(r->fpg, "metadata.resourceVersion"));
+    cJSON_AddStringToObject(md, "resourceVersion", kco_jstr(r->fpg, "metadata.resourceVersion"));
     char *body = cJSON_PrintUnformatted(patch);
     cJSON_Delete(patch);
     kc_request_spec spec = {.method = "PATCH",
@@ -535,7 +506,7 @@ static void release_copy(recon *r, kco_member *m)
 static void reconcile_delete(recon *r)
 {
     r->deleting = 1;
-    const char *policy = jstr(r->fpg, "spec.deletionPolicy");
+    const char *policy = kco_jstr(r->fpg, "spec.deletionPolicy");
     int orphan = policy && !strcmp(policy, "Orphan");
     int waiting = 0;
     for (kco_member *m = r->op->members; m; m = m->next) {
@@ -580,8 +551,8 @@ static cJSON *stray_copy(const recon *r, const kco_member *m)
 
 static void delete_stray(recon *r, kco_member *m, const cJSON *copy)
 {
-    const char *uid = jstr(copy, "metadata.uid");
-    const char *rv = jstr(copy, "metadata.resourceVersion");
+    const char *uid = kco_jstr(copy, "metadata.uid");
+    const char *rv = kco_jstr(copy, "metadata.resourceVersion");
     if (!uid || !rv)
         return;
     char body[512];
@@ -659,8 +630,8 @@ static const char *normal_phase(const char *p)
 static const cJSON *old_entry(const cJSON *fpg, const char *cluster)
 {
     const cJSON *e;
-    cJSON_ArrayForEach(e, jget(fpg, "status.clusters")) {
-        const char *name = jstr(e, "clusterName");
+    cJSON_ArrayForEach(e, kco_jget(fpg, "status.clusters")) {
+        const char *name = kco_jstr(e, "clusterName");
         if (name && !strcmp(name, cluster))
             return e;
     }
@@ -682,14 +653,14 @@ static cJSON *entry_from(const recon *r, const char *cluster, const cJSON *obj, 
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "clusterName", cluster);
     const char *gen = meta_map(obj, "annotations", KCO_ANN_HUB_GEN);
-    double fpg_gen = jnum(r->fpg, "metadata.generation", 0);
+    double fpg_gen = kco_jnum(r->fpg, "metadata.generation", 0);
     cJSON_AddBoolToObject(e, "applied", gen && strtod(gen, NULL) == fpg_gen);
     cJSON_AddNumberToObject(e, "appliedGeneration", gen ? strtod(gen, NULL) : 0);
-    const char *phase = jstr(obj, "status.phase");
+    const char *phase = kco_jstr(obj, "status.phase");
     cJSON_AddStringToObject(e, "memberPhase", phase ? phase : "Pending");
-    cJSON_AddNumberToObject(e, "running", jnum(obj, "status.running", 0));
-    cJSON_AddNumberToObject(e, "succeeded", jnum(obj, "status.succeeded", 0));
-    cJSON_AddNumberToObject(e, "failed", jnum(obj, "status.failed", 0));
+    cJSON_AddNumberToObject(e, "running", kco_jnum(obj, "status.running", 0));
+    cJSON_AddNumberToObject(e, "succeeded", kco_jnum(obj, "status.succeeded", 0));
+    cJSON_AddNumberToObject(e, "failed", kco_jnum(obj, "status.failed", 0));
     cJSON_AddStringToObject(e, "reason", stale ? "MemberUnreachable" : "Observed");
     cJSON_AddStringToObject(e, "message", stale ? "last known status; the member is unreachable" : "");
     cJSON_AddBoolToObject(e, "stale", stale);
@@ -745,15 +716,15 @@ static void add_condition(cJSON *conds, const cJSON *fpg, const char *type, int 
     const char *status = ok ? "True" : "False";
     const char *ltt = now;
     const cJSON *c;
-    cJSON_ArrayForEach(c, jget(fpg, "status.conditions")) {
-        const char *t = jstr(c, "type"), *st = jstr(c, "status"), *at = jstr(c, "lastTransitionTime");
+    cJSON_ArrayForEach(c, kco_jget(fpg, "status.conditions")) {
+        const char *t = kco_jstr(c, "type"), *st = kco_jstr(c, "status"), *at = kco_jstr(c, "lastTransitionTime");
         if (t && st && at && !strcmp(t, type) && !strcmp(st, status))
             ltt = at; /* moves only when the status does */
     }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "type", type);
     cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddNumberToObject(o, "observedGeneration", jnum(fpg, "metadata.generation", 0));
+    cJSON_AddNumberToObject(o, "observedGeneration", kco_jnum(fpg, "metadata.generation", 0));
     cJSON_AddStringToObject(o, "lastTransitionTime", ltt);
     cJSON_AddStringToObject(o, "reason", reason);
     cJSON_AddStringToObject(o, "message", msg);
@@ -789,7 +760,7 @@ static void aggregate(recon *r)
     double run = 0, succ = 0, fail = 0;
     for (size_t i = 0; i < n; i++) {
         cJSON *e = cluster_entry(r, placed[i], now);
-        const char *p = normal_phase(jstr(e, "memberPhase"));
+        const char *p = normal_phase(kco_jstr(e, "memberPhase"));
         int is_stale = cJSON_IsTrue(cJSON_GetObjectItem(e, "stale"));
         stale += is_stale;
         fresh += !is_stale;
@@ -798,17 +769,17 @@ static void aggregate(recon *r)
         completed += !strcmp(p, "completed");
         scheduling += !strcmp(p, "scheduling");
         applied += cJSON_IsTrue(cJSON_GetObjectItem(e, "applied"));
-        run += jnum(e, "running", 0);
-        succ += jnum(e, "succeeded", 0);
-        fail += jnum(e, "failed", 0);
+        run += kco_jnum(e, "running", 0);
+        succ += kco_jnum(e, "succeeded", 0);
+        fail += kco_jnum(e, "failed", 0);
         cJSON_AddItemToArray(clusters, e);
     }
-    int min_ready = (int)jnum(r->fpg, "spec.minReadyClusters", 1);
+    int min_ready = (int)kco_jnum(r->fpg, "spec.minReadyClusters", 1);
     if (min_ready > (int)n)
         min_ready = (int)n;
     const char *phase = aggregate_phase((int)n, fresh, ready, min_ready, failed, completed,
                                         scheduling, stale);
-    cJSON_AddNumberToObject(status, "observedGeneration", jnum(r->fpg, "metadata.generation", 0));
+    cJSON_AddNumberToObject(status, "observedGeneration", kco_jnum(r->fpg, "metadata.generation", 0));
     cJSON_AddStringToObject(status, "phase", phase);
     cJSON_AddNumberToObject(status, "placedClusters", (double)n);
     cJSON_AddNumberToObject(status, "readyClusters", ready);
@@ -857,7 +828,7 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
         reconcile_gone(r);
         return KC_RECONCILE_PENDING;
     }
-    if (jstr(r->fpg, "metadata.deletionTimestamp")) {
+    if (kco_jstr(r->fpg, "metadata.deletionTimestamp")) {
         reconcile_delete(r);
         return KC_RECONCILE_PENDING;
     }

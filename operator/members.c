@@ -17,28 +17,6 @@ void kco_iso_time(time_t t, char *buf, size_t len)
         buf[0] = '\0';
 }
 
-static const char *jstr(const cJSON *o, const char *path)
-{
-    char buf[128];
-    snprintf(buf, sizeof(buf), "%s", path);
-    const cJSON *cur = o;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
-         tok = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    return cur && cJSON_IsString(cur) ? cur->valuestring : NULL;
-}
-
-static long jnum(const cJSON *o, const char *path, long def)
-{
-    char buf[128];
-    snprintf(buf, sizeof(buf), "%s", path);
-    const cJSON *cur = o;
-    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
-         tok = strtok_r(NULL, ".", &save))
-        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
-    return cur && cJSON_IsNumber(cur) ? (long)cur->valuedouble : def;
-}
-
 kco_member *kco_member_find(kco_operator *op, const char *name)
 {
     for (kco_member *m = op->members; m; m = m->next)
@@ -149,7 +127,7 @@ static void on_version(kc_client *c, const kc_response *r, const kc_error *err, 
     if (err->code != KC_OK)
         return;
     cJSON *v = cJSON_ParseWithLength(r->body, r->body_len);
-    const char *gv = jstr(v, "gitVersion");
+    const char *gv = kco_jstr(v, "gitVersion");
     if (gv && (!m->version || strcmp(m->version, gv))) {
         free(m->version);
         m->version = strdup(gv);
@@ -321,7 +299,7 @@ static int build_client(kco_member *m)
 {
     kco_operator *op = m->op;
     cJSON *secret = kc_informer_get(op->secret_inf, m->secret_ns, m->secret_name);
-    const char *b64 = secret ? jstr(cJSON_GetObjectItem(secret, "data"), m->secret_key) : NULL;
+    const char *b64 = secret ? kco_jstr(cJSON_GetObjectItem(secret, "data"), m->secret_key) : NULL;
     char origin[300], msg[1200];
     snprintf(origin, sizeof(origin), "secret %s/%s key %s", m->secret_ns, m->secret_name,
              m->secret_key);
@@ -332,7 +310,7 @@ static int build_client(kco_member *m)
         return -1;
     }
     free(m->secret_rv);
-    m->secret_rv = strdup(jstr(secret, "metadata.resourceVersion") ? jstr(secret, "metadata.resourceVersion") : "");
+    m->secret_rv = strdup(kco_jstr(secret, "metadata.resourceVersion") ? kco_jstr(secret, "metadata.resourceVersion") : "");
     kc_error err = KC_ERROR_INIT;
     char *yaml = NULL;
     size_t len = 0;
@@ -379,16 +357,16 @@ static int update_spec(kco_member *m, const cJSON *mc)
 {
     int rebuild = 0, flavour = 0;
     const cJSON *spec = cJSON_GetObjectItem(mc, "spec");
-    replace_str(&m->secret_ns, jstr(spec, "kubeconfigSecretRef.namespace"), &rebuild);
-    replace_str(&m->secret_name, jstr(spec, "kubeconfigSecretRef.name"), &rebuild);
-    const char *key = jstr(spec, "kubeconfigSecretRef.key");
+    replace_str(&m->secret_ns, kco_jstr(spec, "kubeconfigSecretRef.namespace"), &rebuild);
+    replace_str(&m->secret_name, kco_jstr(spec, "kubeconfigSecretRef.name"), &rebuild);
+    const char *key = kco_jstr(spec, "kubeconfigSecretRef.key");
     replace_str(&m->secret_key, key ? key : "kubeconfig", &rebuild);
-    const char *api = jstr(spec, "podGroupAPI");
+    const char *api = kco_jstr(spec, "podGroupAPI");
     replace_str(&m->api, api ? api : "Coscheduling", &flavour);
-    m->period_s = jnum(spec, "healthCheck.periodSeconds", 10);
-    m->timeout_s = jnum(spec, "healthCheck.timeoutSeconds", 5);
-    m->threshold = (int)jnum(spec, "healthCheck.failureThreshold", 3);
-    m->grace_s = jnum(spec, "unreachableGraceSeconds", 40);
+    m->period_s = (long)kco_jnum(spec, "healthCheck.periodSeconds", 10);
+    m->timeout_s = (long)kco_jnum(spec, "healthCheck.timeoutSeconds", 5);
+    m->threshold = (int)kco_jnum(spec, "healthCheck.failureThreshold", 3);
+    m->grace_s = (long)kco_jnum(spec, "unreachableGraceSeconds", 40);
     const cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(mc, "metadata"), "labels");
     cJSON *now = labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject();
     if (!m->labels || !cJSON_Compare(m->labels, now, 1))
@@ -444,7 +422,7 @@ static int secret_changed(kco_member *m)
 static int sync_one(const cJSON *mc, void *ud)
 {
     kco_operator *op = ud;
-    const char *name = jstr(mc, "metadata.name");
+    const char *name = kco_jstr(mc, "metadata.name");
     if (!name)
         return 0;
     kco_member *m = kco_member_find(op, name);
@@ -503,8 +481,8 @@ void kco_members_schedule_sync(kco_operator *op)
 /* matchLabels and matchExpressions of a metav1.LabelSelector. */
 static int expression_matches(const kco_member *m, const cJSON *e)
 {
-    const char *key = jstr(e, "key"), *op = jstr(e, "operator");
-    const char *val = key ? jstr(m->labels, key) : NULL;
+    const char *key = kco_jstr(e, "key"), *op = kco_jstr(e, "operator");
+    const char *val = key ? kco_jstr(m->labels, key) : NULL;
     if (!key || !op)
         return 0;
     if (!strcmp(op, "Exists"))
@@ -525,7 +503,7 @@ int kco_member_matches(const kco_member *m, const cJSON *selector)
         return 0; /* absent selects nothing; {} selects all */
     const cJSON *kv;
     cJSON_ArrayForEach(kv, cJSON_GetObjectItem(selector, "matchLabels")) {
-        const char *have = jstr(m->labels, kv->string);
+        const char *have = kco_jstr(m->labels, kv->string);
         if (!cJSON_IsString(kv) || !have || strcmp(have, kv->valuestring))
             return 0;
     }

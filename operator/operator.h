@@ -130,6 +130,11 @@ uint64_t kco_status_batches(const kco_status_batcher *b);
 uint64_t kco_status_items(const kco_status_batcher *b);
 
 /* util.c */
+/* Values at a dotted path in a cJSON tree, borrowed from it; NULL (def) when
+ * absent or of another type. */
+const cJSON *kco_jget(const cJSON *o, const char *path);
+const char *kco_jstr(const cJSON *o, const char *path);
+double kco_jnum(const cJSON *o, const char *path, double def);
 int kco_base64_decode(const char *in, char **out, size_t *len);
 void kco_secure_free(char *p, size_t len);
 

@@ -1,6 +1,7 @@
 /* util.c - small helpers of the operator. */
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,4 +38,30 @@ void kco_secure_free(char *p, size_t len)
         return;
     OPENSSL_cleanse(p, len);
     free(p);
+}
+
+/* A dotted path through nested objects ("metadata.resourceVersion"); keys
+ * that contain dots (labels) need meta lookups of their own. */
+const cJSON *kco_jget(const cJSON *o, const char *path)
+{
+    char buf[160];
+    snprintf(buf, sizeof(buf), "%s", path);
+    const cJSON *cur = o;
+    for (char *save = NULL, *tok = strtok_r(buf, ".", &save); tok && cur;
+         tok = strtok_r(NULL, ".", &save))
+        cur = cJSON_GetObjectItemCaseSensitive(cur, tok);
+    // cppcheck-suppress CastIntegerToAddressAtReturn ; cur is a const cJSON * (cppcheck misreads the two-declarator for loop above)
+    return cur;
+}
+
+const char *kco_jstr(const cJSON *o, const char *path)
+{
+    const cJSON *v = kco_jget(o, path);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double kco_jnum(const cJSON *o, const char *path, double def)
+{
+    const cJSON *v = kco_jget(o, path);
+    return cJSON_IsNumber(v) ? v->valuedouble : def;
 }
