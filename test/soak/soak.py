@@ -427,6 +427,7 @@ class Soak:
         self.faults_skipped = collections.Counter()
         self.fault_timeline = []   # (start, end, kind, target)
         self.deletions = []        # audit: member copies deleted
+        self.creations = collections.defaultdict(list)  # (member, ns, name) -> times the apiserver created a copy
         self.audit_procs = {}
         self.audit_stop = threading.Event()
         self.threads = []
@@ -476,7 +477,14 @@ class Soak:
                     "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n  resources:\n"
                     "  - {group: scheduling.x-k8s.io, resources: [podgroups]}\n"
                     "  - {group: scheduling.volcano.sh, resources: [podgroups]}\n- level: None\n")
-        self.hub = Cluster(self.work, "hub", [])
+        hub_policy = os.path.join(self.work, "audit-policy-hub.yaml")
+        with open(hub_policy, "w") as f:
+            f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
+                    "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n"
+                    "  resources:\n  - {group: federation.kclient.io, resources: [federatedpodgroups, federatedpodgroups/status]}\n"
+                    "- level: None\n")
+        self.hub = Cluster(self.work, "hub", ["--audit-log-path=%s" % os.path.join(self.work, "hub", "audit.log"),
+                                              "--audit-policy-file=%s" % hub_policy])
         self.clusters["hub"] = self.hub
         for m, d in MEMBERS.items():
             audit = ["--audit-log-path=%s" % os.path.join(self.work, m, "audit.log"), "--audit-policy-file=%s" % policy]
@@ -742,12 +750,15 @@ class Soak:
                     ev = json.loads(line)
                 except ValueError:
                     continue
-                if ev.get("stage") != "ResponseComplete" or ev.get("verb") not in ("delete", "deletecollection"):
+                if ev.get("stage") != "ResponseComplete":
                     continue
                 code = (ev.get("responseStatus") or {}).get("code", 0)
-                if code >= 300:
-                    continue
                 ref = ev.get("objectRef") or {}
+                if code == 201 and not ref.get("subresource"):  # created (server-side apply creates too)
+                    self.creations[(m, ref.get("namespace"), ref.get("name"))].append(
+                        parse_ts(ev.get("requestReceivedTimestamp", "")))
+                if ev.get("verb") not in ("delete", "deletecollection") or code >= 300:
+                    continue
                 self.record_delete(m, (ref.get("namespace"), ref.get("name")), None,
                                    parse_ts(ev.get("requestReceivedTimestamp", "")), "apiserver-audit",
                                    (ev.get("user") or {}).get("username"))
@@ -757,11 +768,18 @@ class Soak:
         if f is None:
             return None
         t, m = d["t"], d["member"]
+        made = [tc for tc in self.creations.get((m, d["ns"], d["name"]), []) if tc <= t]
         for ta, kind, placed in f.history:
             if ta > t:
                 break
             if kind == "delete" and f.policy == "Delete":
                 return "fpg-deleted"
+            if kind == "delete" and made and made[-1] > ta:
+                # Orphan keeps the copies that existed when the hub object was
+                # deleted; one created after that (the operator's apply racing
+                # the delete - kube-apiserver can delete an object whose
+                # finalizer was just added, kubernetes#77988) is a stray
+                return "created-after-fpg-deleted"
             if placed is not None and m not in placed:
                 back = [tb for tb, _, p in f.history if p is not None and ta < tb <= t - PLACEMENT_LAG and m in p]
                 if not back:
