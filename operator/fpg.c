@@ -822,6 +822,10 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
     r->key = strdup(key);
     r->ns = strndup(key, (size_t)(slash - key));
     r->name = strdup(slash + 1);
+    if (!r->key || !r->ns || !r->name) {
+        recon_free(r);
+        return KC_RECONCILE_ERROR; /* out of memory: retried with backoff */
+    }
     r->fpg = kc_informer_get(op->fpg_inf, r->ns, r->name);
     r->applied = cJSON_CreateObject();
     if (!r->fpg) { /* gone from the hub: the finalizer did the clean-up, but see */

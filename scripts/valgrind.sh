@@ -93,13 +93,7 @@ run_one() { # NAME
 	mapfile -t env < <(jq -r --arg n "$n" '.tests[] | select(.name == $n) | (.properties // [])[]
 		| select(.name == "ENVIRONMENT") | .value[]' <<<"$json")
 	env=("${env[@]//$build\/clusters\//$clusters/}")
-	local t=$SECONDS
-	(cd "$build/test" && env "${env[@]}" CK_FORK=no CK_DEFAULT_TIMEOUT=600 timeout 1800 \
-		valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
-		--show-leak-kinds=definite,indirect --error-exitcode=1 --num-callers=40 \
-		--suppressions="$top/test/valgrind.supp" --gen-suppressions=all \
-		--log-file="$out/$n.log" "${cmd[@]}" >"$out/$n.out" 2>&1) &
-	local vg=$!
+	local t=$SECONDS attempt=1 rc
 	if [[ $n == test_throttle ]]; then
 		# test_throttle must provoke 429s from an apiserver allowing one
 		# request in flight.  Under valgrind the client is slower than the
@@ -107,9 +101,10 @@ run_one() { # NAME
 		# ("no 429 provoked").  The same test run natively, over and over
 		# while the valgrind run lasts, keeps the server's slot busy (as the
 		# same user, "writer", so the same priority level); two loops, so
-		# that one storm is always on.
+		# that one storm is always on, started a few seconds ahead.
+		touch "$out/$n.pressure.on"
 		for i in 1 2; do
-			(cd "$build/test" && while kill -0 "$vg" 2>/dev/null; do
+			(cd "$build/test" && while [[ -f $out/$n.pressure.on ]]; do
 				# own session and no fork: check's signal handler kills its
 				# process group, which must not be ours when we stop it
 				CK_FORK=no setsid env "${env[@]}" "${cmd[@]}" >>"$out/$n.pressure.out" 2>&1 &
@@ -117,9 +112,30 @@ run_one() { # NAME
 				wait $!
 			done) &
 		done
+		sleep 3
 	fi
-	wait "$vg"
-	echo "$? $((SECONDS - t))" >"$out/$n.rc"
+	while :; do
+		(cd "$build/test" && env "${env[@]}" CK_FORK=no CK_DEFAULT_TIMEOUT=600 timeout 1800 \
+			valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			--show-leak-kinds=definite,indirect --error-exitcode=1 --num-callers=40 \
+			--suppressions="$top/test/valgrind.supp" --gen-suppressions=all \
+			--log-file="$out/$n.log" "${cmd[@]}" >"$out/$n.out" 2>&1)
+		rc=$?
+		# The storm can still slip between the pressure runs' retry waves
+		# (all of them sleeping out the same Retry-After).  A failure for
+		# that reason alone - the leaks it reports are the aborted test's -
+		# is run again, up to three times in all; a memory error is not.
+		if [[ $n == test_throttle && $rc != 0 && $attempt -lt 3 ]] &&
+			grep -q "no 429 provoked" "$out/$n.out" &&
+			! grep -qE 'Invalid (read|write|free)|uninitialised|Mismatched|Syscall param|Source and destination' "$out/$n.log"; then
+			echo "valgrind: $n provoked no 429 on attempt $attempt; running it again"
+			attempt=$((attempt + 1))
+			continue
+		fi
+		break
+	done
+	echo "$rc $((SECONDS - t))" >"$out/$n.rc"
+	rm -f "$out/$n.pressure.on"
 	local f
 	for f in "$out/$n".pressure*.pid; do # stop the pressure runs still going
 		[[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null
