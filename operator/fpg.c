@@ -774,7 +774,7 @@ static void aggregate(recon *r)
         fail += kco_jnum(e, "failed", 0);
         cJSON_AddItemToArray(clusters, e);
     }
-    int min_ready = (int)kco_jnum(r->fpg, "spec.minReadyClusters", 1);
+    int min_ready = (int)kco_jlong(r->fpg, "spec.minReadyClusters", 1, 0, INT32_MAX);
     if (min_ready > (int)n)
         min_ready = (int)n;
     const char *phase = aggregate_phase((int)n, fresh, ready, min_ready, failed, completed,

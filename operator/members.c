@@ -363,10 +363,11 @@ static int update_spec(kco_member *m, const cJSON *mc)
     replace_str(&m->secret_key, key ? key : "kubeconfig", &rebuild);
     const char *api = kco_jstr(spec, "podGroupAPI");
     replace_str(&m->api, api ? api : "Coscheduling", &flavour);
-    m->period_s = (long)kco_jnum(spec, "healthCheck.periodSeconds", 10);
-    m->timeout_s = (long)kco_jnum(spec, "healthCheck.timeoutSeconds", 5);
-    m->threshold = (int)kco_jnum(spec, "healthCheck.failureThreshold", 3);
-    m->grace_s = (long)kco_jnum(spec, "unreachableGraceSeconds", 40);
+    /* the CRD validates these; clamped anyway, the operator trusts no input */
+    m->period_s = kco_jlong(spec, "healthCheck.periodSeconds", 10, 1, 86400);
+    m->timeout_s = kco_jlong(spec, "healthCheck.timeoutSeconds", 5, 1, 86400);
+    m->threshold = (int)kco_jlong(spec, "healthCheck.failureThreshold", 3, 1, 1000000);
+    m->grace_s = kco_jlong(spec, "unreachableGraceSeconds", 40, 0, INT32_MAX);
     const cJSON *labels = cJSON_GetObjectItem(cJSON_GetObjectItem(mc, "metadata"), "labels");
     cJSON *now = labels ? cJSON_Duplicate(labels, 1) : cJSON_CreateObject();
     if (!m->labels || !cJSON_Compare(m->labels, now, 1))

@@ -135,6 +135,8 @@ uint64_t kco_status_items(const kco_status_batcher *b);
 const cJSON *kco_jget(const cJSON *o, const char *path);
 const char *kco_jstr(const cJSON *o, const char *path);
 double kco_jnum(const cJSON *o, const char *path, double def);
+/* An integer at path, def when absent, clamped into [min, max]. */
+long kco_jlong(const cJSON *o, const char *path, long def, long min, long max);
 int kco_base64_decode(const char *in, char **out, size_t *len);
 void kco_secure_free(char *p, size_t len);
 

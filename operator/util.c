@@ -1,5 +1,6 @@
 /* util.c - small helpers of the operator. */
 #include <openssl/crypto.h>
+#include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,4 +65,13 @@ double kco_jnum(const cJSON *o, const char *path, double def)
 {
     const cJSON *v = kco_jget(o, path);
     return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+long kco_jlong(const cJSON *o, const char *path, long def, long min, long max)
+{
+    double d = kco_jnum(o, path, (double)def);
+    if (isnan(d))
+        return def;
+    /* compare as doubles first: converting an out-of-range double is UB */
+    return d <= (double)min ? min : d >= (double)max ? max : (long)d;
 }

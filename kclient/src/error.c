@@ -171,7 +171,7 @@ kc_code kc_error_from_status(kc_error *err, long http_status, const char *body, 
         err->name = json_string_dup(details, "name");
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(details, "retryAfterSeconds");
         if (cJSON_IsNumber(ra) && ra->valuedouble > 0 && err->retry_after < 0)
-            err->retry_after = ra->valuedouble;
+            err->retry_after = kc_retry_after_clamp(ra->valuedouble);
         if (parse_causes(err, details) != KC_OK) {
             cJSON_Delete(root);
             return KC_ENOMEM;

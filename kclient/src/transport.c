@@ -29,12 +29,11 @@ static double parse_retry_after(const char *v)
     char *end;
     double secs = strtod(v, &end);
     if (end != v && *end == '\0')
-        return secs < 0 ? 0 : secs;
+        return kc_retry_after_clamp(secs);
     time_t when = curl_getdate(v, NULL);
     if (when < 0)
         return -1;
-    double d = difftime(when, time(NULL));
-    return d < 0 ? 0 : d;
+    return kc_retry_after_clamp(difftime(when, time(NULL)));
 }
 
 static void reset_response(kc_request *r)

@@ -1,6 +1,7 @@
 /* util.c - small internal helpers. */
 #include "util.h"
 
+#include <math.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,15 @@ char *kc_asprintf(const char *fmt, ...)
     char *s = kc_vasprintf(fmt, ap);
     va_end(ap);
     return s;
+}
+
+double kc_retry_after_clamp(double secs)
+{
+    if (isnan(secs))
+        return -1.0;
+    if (secs < 0)
+        return 0.0;
+    return secs > KC_RETRY_AFTER_MAX_SECONDS ? KC_RETRY_AFTER_MAX_SECONDS : secs;
 }
 
 char *kc_strdup_or_null(const char *s) { return s ? strdup(s) : NULL; }

@@ -25,6 +25,12 @@ char *kc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *kc_strdup_or_null(const char *s);
 char *kc_strndup0(const char *s, size_t n);
 
+/* A server's Retry-After (header or details.retryAfterSeconds) made safe to
+ * turn into a delay: NaN -> -1 (none), negative -> 0, above a day -> a day
+ * (a larger or infinite value would overflow the nanosecond conversion). */
+#define KC_RETRY_AFTER_MAX_SECONDS 86400.0
+double kc_retry_after_clamp(double secs);
+
 /* The standard reason phrase of an HTTP status ("Too Many Requests"). */
 const char *kc_http_reason(long status);
 

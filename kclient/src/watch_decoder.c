@@ -222,8 +222,12 @@ static int is_initial_events_end(const cJSON *object)
 static int decode_status(kc_watch_event *ev, kc_error *err)
 {
     const cJSON *code = cJSON_GetObjectItemCaseSensitive(ev->object, "code");
-    long http = cJSON_IsNumber(code) && code->valuedouble > 0 ? (long)code->valuedouble
-                                                              : KC_WATCH_DEFAULT_ERROR_CODE;
+    /* only a plausible HTTP status: a huge or fractional "code" from a
+     * hostile stream must not reach the integer conversion (UB; found by
+     * fuzz_watch) */
+    long http = cJSON_IsNumber(code) && code->valuedouble >= 100 && code->valuedouble < 1000
+                    ? (long)code->valuedouble
+                    : KC_WATCH_DEFAULT_ERROR_CODE;
     char *text = cJSON_PrintUnformatted(ev->object);
     if (!text || kc_error_from_status(&ev->status, http, text, strlen(text)) != KC_OK) {
         free(text);

@@ -103,6 +103,19 @@ START_TEST(not_found_names_the_object)
 }
 END_TEST
 
+/* A Retry-After far in the future (or not a number) cannot overflow the
+ * delay computed from it. */
+START_TEST(retry_after_is_clamped)
+{
+    static const char body[] = "{\"kind\":\"Status\",\"code\":429,\"details\":"
+                               "{\"retryAfterSeconds\":1e300}}";
+    kc_error e = KC_ERROR_INIT;
+    kc_error_from_status(&e, 429, body, strlen(body));
+    ck_assert(e.retry_after == 86400.0);
+    kc_error_clear(&e);
+}
+END_TEST
+
 START_TEST(plain_text_body)
 {
     kc_error e = KC_ERROR_INIT;
@@ -179,6 +192,7 @@ int main(void)
     tcase_add_test(tc, parses_invalid);
     tcase_add_test(tc, retry_after_from_details);
     tcase_add_test(tc, not_found_names_the_object);
+    tcase_add_test(tc, retry_after_is_clamped);
     tcase_add_test(tc, plain_text_body);
     tcase_add_test(tc, garbage_body_is_cut);
     tcase_add_test(tc, format_names_request_and_causes);

@@ -504,6 +504,32 @@ START_TEST(error_event_without_code)
 }
 END_TEST
 
+/* A "code" no HTTP status can be - huge (once undefined behaviour in the
+ * conversion, found by fuzz_watch), fractional below 100, negative - is
+ * ignored like a missing one. */
+START_TEST(error_event_with_impossible_code)
+{
+    static const char *codes[] = {"1e300", "-5", "0.5", "99", "1000"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+        char s[256];
+        snprintf(s, sizeof(s),
+                 "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":%s,"
+                 "\"message\":\"odd\"}}\n",
+                 codes[i]);
+        kc_watch_decoder *d = kc_watch_decoder_new(0);
+        kc_watch_event ev = KC_WATCH_EVENT_INIT;
+        kc_error err = KC_ERROR_INIT;
+        feed_ok(d, s, strlen(s));
+        ck_assert_int_eq(kc_watch_decoder_next(d, &ev, &err), 1);
+        ck_assert_int_eq(ev.type, KC_WATCH_ERROR);
+        ck_assert_msg(ev.status.http_status == 500, "code %s gave %ld", codes[i],
+                      ev.status.http_status);
+        kc_watch_event_clear(&ev);
+        kc_watch_decoder_free(d);
+    }
+}
+END_TEST
+
 START_TEST(finish_mid_event)
 {
     const char *s = "{\"type\":\"ADDED\",\"object\":{}}\n{\"type\":\"ADDED\",\"obj";
@@ -607,6 +633,7 @@ int main(void)
     tcase_add_test(tc, resource_version_and_taking_object);
     tcase_add_test(tc, bookmark_initial_events_end);
     tcase_add_test(tc, error_event_without_code);
+    tcase_add_test(tc, error_event_with_impossible_code);
     tcase_add_test(tc, finish_mid_event);
     tcase_add_test(tc, finish_accepts_last_line_without_newline);
     tcase_add_test(tc, finish_clean_and_empty);

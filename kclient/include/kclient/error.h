@@ -49,7 +49,8 @@ typedef struct kc_error {
     char *message;      /* Status.message, or a description of the problem */
     kc_cause *causes;   /* Status.details.causes, ncauses entries */
     size_t ncauses;
-    double retry_after; /* seconds from Retry-After or details.retryAfterSeconds; <0 if none */
+    double retry_after; /* seconds from Retry-After or details.retryAfterSeconds, at most a
+                         * day; <0 if none */
     char *method;       /* request method and path the error belongs to, or NULL */
     char *path;
     int attempts;       /* how many times the request was sent (0 when never) */
