@@ -310,7 +310,8 @@ static int build_client(kco_member *m)
         return -1;
     }
     free(m->secret_rv);
-    m->secret_rv = strdup(kco_jstr(secret, "metadata.resourceVersion") ? kco_jstr(secret, "metadata.resourceVersion") : "");
+    const char *rv = kco_jstr(secret, "metadata.resourceVersion");
+    m->secret_rv = strdup(rv ? rv : "");
     kc_error err = KC_ERROR_INIT;
     char *yaml = NULL;
     size_t len = 0;

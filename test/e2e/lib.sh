@@ -27,6 +27,22 @@ kubeconfig_via() {
 	sed -E "s#server: https://127.0.0.1:[0-9]+#server: $server#" "$E2E_DIR/$name/kubeconfig"
 }
 
+# proxy_up NAME: test/fault-proxy in front of cluster NAME.  Sets proxy_pid,
+# proxy_port and proxy_ctl, writes $E2E_DIR/NAME-via-proxy.kubeconfig;
+# `proxy PATH` then drives it (mode?set=cut, ...).  Returns 1 if it does
+# not come up.
+proxy_up() {
+	local name=$1
+	"$E2E_TOP/test/fault-proxy" --listen 127.0.0.1:0 --upstream "127.0.0.1:$(cat "$E2E_DIR/$name/port")" \
+		--control 127.0.0.1:0 --port-file "$E2E_DIR/proxy.ports" >"$E2E_DIR/proxy.log" 2>&1 &
+	proxy_pid=$!
+	wait_for 60 "fault proxy" test -s "$E2E_DIR/proxy.ports" || return 1
+	proxy_port=$(sed -n 's/^listen=//p' "$E2E_DIR/proxy.ports")
+	proxy_ctl=$(sed -n 's/^control=//p' "$E2E_DIR/proxy.ports")
+	kubeconfig_via "$name" "https://127.0.0.1:$proxy_port" >"$E2E_DIR/$name-via-proxy.kubeconfig"
+}
+proxy() { curl -sf "http://127.0.0.1:$proxy_ctl/$1" >/dev/null; }
+
 # register_member NAME REGION [KUBECONFIG_FILE]: Secret + MemberCluster on the hub
 register_member() {
 	local name=$1 region=$2 kc

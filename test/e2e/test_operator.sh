@@ -41,14 +41,7 @@ for c in hub edge1 edge2; do cluster_up "$c" & done
 wait
 
 # edge2 behind the fault proxy
-"$E2E_TOP/test/fault-proxy" --listen 127.0.0.1:0 --upstream "127.0.0.1:$(cat "$E2E_DIR/edge2/port")" \
-	--control 127.0.0.1:0 --port-file "$E2E_DIR/proxy.ports" >"$E2E_DIR/proxy.log" 2>&1 &
-proxy_pid=$!
-wait_for 60 "fault proxy" test -s "$E2E_DIR/proxy.ports" || exit 1
-proxy_port=$(sed -n 's/^listen=//p' "$E2E_DIR/proxy.ports")
-proxy_ctl=$(sed -n 's/^control=//p' "$E2E_DIR/proxy.ports")
-proxy() { curl -sf "http://127.0.0.1:$proxy_ctl/$1" >/dev/null; }
-kubeconfig_via edge2 "https://127.0.0.1:$proxy_port" >"$E2E_DIR/edge2-via-proxy.kubeconfig"
+proxy_up edge2 || exit 1
 
 say "installing deploy/ RBAC and laying out the service-account mount"
 hubctl apply -f "$E2E_TOP/deploy/namespace.yaml" -f "$E2E_TOP/deploy/serviceaccount.yaml" -f "$E2E_TOP/deploy/rbac.yaml" >/dev/null

@@ -31,14 +31,7 @@ trap cleanup EXIT
 say "hub and edge1 (behind the fault proxy)"
 for c in hub edge1; do cluster_up "$c" & done
 wait
-"$E2E_TOP/test/fault-proxy" --listen 127.0.0.1:0 --upstream "127.0.0.1:$(cat "$E2E_DIR/edge1/port")" \
-	--control 127.0.0.1:0 --port-file "$E2E_DIR/proxy.ports" >"$E2E_DIR/proxy.log" 2>&1 &
-proxy_pid=$!
-wait_for 60 "fault proxy" test -s "$E2E_DIR/proxy.ports" || exit 2
-proxy_port=$(sed -n 's/^listen=//p' "$E2E_DIR/proxy.ports")
-proxy_ctl=$(sed -n 's/^control=//p' "$E2E_DIR/proxy.ports")
-proxy() { curl -sf "http://127.0.0.1:$proxy_ctl/$1" >/dev/null; }
-kubeconfig_via edge1 "https://127.0.0.1:$proxy_port" >"$E2E_DIR/edge1-via-proxy.kubeconfig"
+proxy_up edge1 || exit 2
 PROBE_PERIOD=2 PROBE_TIMEOUT=1 GRACE=4 register_member edge1 guangzhou "$E2E_DIR/edge1-via-proxy.kubeconfig"
 operator_start op -v 3 --metrics-bind-address 0 --health-probe-bind-address 0
 mc_ready() { [ "$(hubctl get mc edge1 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = "$1" ]; }

@@ -471,24 +471,22 @@ class Soak:
         log("work directory %s, operator %s" % (self.work, OPERATOR))
         if not os.access(OPERATOR, os.X_OK):
             raise HarnessError("no operator binary at %s (build first, or set BUILD_DIR)" % OPERATOR)
-        policy = os.path.join(self.work, "audit-policy.yaml")
-        with open(policy, "w") as f:
-            f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
-                    "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n  resources:\n"
-                    "  - {group: scheduling.x-k8s.io, resources: [podgroups]}\n"
-                    "  - {group: scheduling.volcano.sh, resources: [podgroups]}\n- level: None\n")
-        hub_policy = os.path.join(self.work, "audit-policy-hub.yaml")
-        with open(hub_policy, "w") as f:
-            f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
-                    "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n"
-                    "  resources:\n  - {group: federation.kclient.io, resources: [federatedpodgroups, federatedpodgroups/status]}\n"
-                    "- level: None\n")
-        self.hub = Cluster(self.work, "hub", ["--audit-log-path=%s" % os.path.join(self.work, "hub", "audit.log"),
-                                              "--audit-policy-file=%s" % hub_policy])
+        # the apiservers' audit logs record every write of the objects the
+        # operator manages (members: PodGroups; hub: FederatedPodGroups)
+        def audit_flags(name, resources):
+            policy = os.path.join(self.work, "audit-policy-%s.yaml" % name)
+            with open(policy, "w") as f:
+                f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
+                        "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n"
+                        "  resources:\n" + "".join("  - {group: %s, resources: [%s]}\n" % r for r in resources) +
+                        "- level: None\n")
+            return ["--audit-log-path=%s" % os.path.join(self.work, name, "audit.log"), "--audit-policy-file=%s" % policy]
+        self.hub = Cluster(self.work, "hub", audit_flags("hub", [
+            ("federation.kclient.io", "federatedpodgroups, federatedpodgroups/status")]))
         self.clusters["hub"] = self.hub
+        pg_groups = [("scheduling.x-k8s.io", "podgroups"), ("scheduling.volcano.sh", "podgroups")]
         for m, d in MEMBERS.items():
-            audit = ["--audit-log-path=%s" % os.path.join(self.work, m, "audit.log"), "--audit-policy-file=%s" % policy]
-            self.clusters[m] = Cluster(self.work, m, d["flags"] + audit)
+            self.clusters[m] = Cluster(self.work, m, d["flags"] + audit_flags(m, pg_groups))
         log("starting hub and members %s" % ", ".join(MEMBERS))
         self.parallel([lambda c=c: self.cluster_up(c) for c in self.clusters.values()])
         for m in MEMBERS:
