@@ -1,13 +1,13 @@
-/* fpg.c - reconcile one FederatedPodGroup: finalizer, placement, apply the
- * member PodGroups (server-side apply, our field manager, force), remove
- * the ones no longer placed, and aggregate member status into the hub
- * status (written in batches by status.c).
+/* fpg.c - reconcile one FederatedPodGroup: finalizer, placement, the
+ * writes to members (server-side apply, our field manager, force; DELETE of
+ * copies no longer placed), deletion, strays; then the hub status
+ * (aggregate.c, written in batches by status.c).
  *
- * A reconcile sends its member writes at once and finishes when the last
- * answer is in (KC_RECONCILE_PENDING), so many keys progress together on the
- * one loop.  Offline members are never written to and nothing is deleted
- * because a member is offline: their entries keep their last-known values
- * with stale: true until the member returns. */
+ * Members are isolated (docs/member-lifecycle.md, "Isolation"): a reconcile
+ * sends its member writes and finishes without waiting for them; each write
+ * is tracked per member and object (track.c) so no second one queues behind
+ * it, and its answer requeues the object.  A reconcile waits only on the hub
+ * (finalizer patches, the GET that confirms a stray's hub object is gone). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,22 +18,13 @@ typedef struct recon {
     kco_operator *op;
     kc_controller *ctl;
     char *key, *ns, *name;
-    cJSON *fpg;        /* the hub object (owned) */
-    cJSON *applied;    /* clusterName -> member object returned by apply (owned) */
+    cJSON *fpg; /* the hub object (owned) */
     int outstanding;
     int failures;
     char *first_error;
-    int deleting;
-    int release_finalizer; /* after the member DELETEs succeed */
 } recon;
 
-/* metadata.<map>.<key> where key may contain dots (label and annotation keys). */
-static const char *meta_map(const cJSON *obj, const char *map, const char *key)
-{
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), map);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
+#define meta_map kco_meta_map
 
 /* --- enqueueing --- */
 
@@ -106,145 +97,20 @@ static void pg_delete(kc_informer *i, const cJSON *o, void *ud)
     member_event(ud, o);
 }
 
+static void pg_synced(kc_informer *i, void *ud)
+{
+    (void)i;
+    kco_member *m = ud;
+    kco_enqueue_all(m->op, 0); /* a member (re)served: everything it may hold */
+    kco_lifecycle_step(m);
+}
+
 void kco_member_pg_handlers(kc_informer_handlers *h)
 {
     h->on_add = pg_add;
     h->on_update = pg_update;
     h->on_delete = pg_delete;
-    h->on_synced = NULL;
-}
-
-/* --- placement --- */
-
-static int placed_on(const cJSON *fpg, const kco_member *m)
-{
-    const cJSON *placement = kco_jget(fpg, "spec.placement");
-    const cJSON *n;
-    cJSON_ArrayForEach(n, cJSON_GetObjectItem(placement, "clusterNames"))
-        if (cJSON_IsString(n) && !strcmp(n->valuestring, m->name))
-            return 1;
-    return kco_member_matches(m, cJSON_GetObjectItem(placement, "clusterSelector"));
-}
-
-/* --- the member PodGroup we want --- */
-
-static void copy_field(cJSON *dst, const cJSON *src, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(src, key);
-    if (v)
-        cJSON_AddItemToObject(dst, key, cJSON_Duplicate(v, 1));
-}
-
-static cJSON *desired_spec(const cJSON *tspec, int volcano)
-{
-    cJSON *spec = cJSON_CreateObject();
-    copy_field(spec, tspec, "minMember");
-    copy_field(spec, tspec, "minResources");
-    if (volcano) {
-        copy_field(spec, tspec, "minTaskMember");
-        copy_field(spec, tspec, "queue");
-        copy_field(spec, tspec, "priorityClassName");
-    } else {
-        copy_field(spec, tspec, "scheduleTimeoutSeconds");
-    }
-    return spec;
-}
-
-static cJSON *string_map(const cJSON *src)
-{
-    return src ? cJSON_Duplicate(src, 1) : cJSON_CreateObject();
-}
-
-/* RFC 6902-like ops from spec.overrides for this cluster, on the object. */
-static cJSON *parent_of(cJSON *root, const char *path, char *last, size_t lastlen, int create)
-{
-    char buf[512];
-    snprintf(buf, sizeof(buf), "%s", path);
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf + strlen(buf) - 1)
-        return NULL;
-    snprintf(last, lastlen, "%s", slash + 1);
-    *slash = '\0';
-    cJSON *cur = root;
-    for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok && cur;
-         tok = strtok_r(NULL, "/", &save)) {
-        cJSON *next = cJSON_GetObjectItemCaseSensitive(cur, tok);
-        if (!next && create)
-            next = cJSON_AddObjectToObject(cur, tok);
-        cur = next;
-    }
-    /* "~1" is "/" in a JSON pointer: label keys like federation.kclient.io/x */
-    for (char *t; (t = strstr(last, "~1"));) {
-        *t = '/';
-        memmove(t + 1, t + 2, strlen(t + 2) + 1);
-    }
-    return cJSON_IsObject(cur) ? cur : NULL;
-}
-
-static void apply_overrides(cJSON *obj, const cJSON *fpg, const char *cluster)
-{
-    const cJSON *ov;
-    cJSON_ArrayForEach(ov, kco_jget(fpg, "spec.overrides")) {
-        const char *cn = kco_jstr(ov, "clusterName");
-        if (!cn || strcmp(cn, cluster))
-            continue;
-        const cJSON *p;
-        cJSON_ArrayForEach(p, cJSON_GetObjectItem(ov, "patches")) {
-            const char *op = kco_jstr(p, "op"), *path = kco_jstr(p, "path");
-            char last[256];
-            if (!op || !path)
-                continue;
-            cJSON *parent = parent_of(obj, path, last, sizeof(last), strcmp(op, "remove"));
-            if (!parent)
-                continue;
-            cJSON_DeleteItemFromObjectCaseSensitive(parent, last);
-            const cJSON *v = cJSON_GetObjectItem(p, "value");
-            if (strcmp(op, "remove") && v)
-                cJSON_AddItemToObject(parent, last, cJSON_Duplicate(v, 1));
-        }
-    }
-}
-
-static cJSON *desired_member(const recon *r, const kco_member *m)
-{
-    const cJSON *tmpl = kco_jget(r->fpg, "spec.template");
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "apiVersion", m->volcano ? "scheduling.volcano.sh/v1beta1"
-                                                        : "scheduling.x-k8s.io/v1alpha1");
-    cJSON_AddStringToObject(o, "kind", "PodGroup");
-    cJSON *md = cJSON_AddObjectToObject(o, "metadata");
-    cJSON_AddStringToObject(md, "name", r->name);
-    cJSON_AddStringToObject(md, "namespace", r->ns);
-    cJSON *labels = string_map(kco_jget(tmpl, "metadata.labels"));
-    cJSON_DeleteItemFromObject(labels, KCO_LABEL_MANAGED_BY);
-    cJSON_AddStringToObject(labels, KCO_LABEL_MANAGED_BY, "kclient-federation");
-    cJSON_AddStringToObject(labels, KCO_LABEL_FPG_NS, r->ns);
-    cJSON_AddStringToObject(labels, KCO_LABEL_FPG_NAME, r->name);
-    cJSON_AddStringToObject(labels, KCO_CLUSTER_LABEL, m->name);
-    cJSON_AddItemToObject(md, "labels", labels);
-    cJSON *ann = string_map(kco_jget(tmpl, "metadata.annotations"));
-    cJSON_AddStringToObject(ann, KCO_ANN_HUB_UID, kco_jstr(r->fpg, "metadata.uid"));
-    char gen[32];
-    snprintf(gen, sizeof(gen), "%.0f", kco_jnum(r->fpg, "metadata.generation", 0));
-    cJSON_AddStringToObject(ann, KCO_ANN_HUB_GEN, gen);
-    cJSON_AddItemToObject(md, "annotations", ann);
-    cJSON_AddItemToObject(o, "spec", desired_spec(kco_jget(tmpl, "spec"), m->volcano));
-    apply_overrides(o, r->fpg, m->name);
-    return o;
-}
-
-/* Every field we own is already on the member object: no write needed. */
-static int subset(const cJSON *want, const cJSON *have)
-{
-    if (cJSON_IsObject(want)) {
-        const cJSON *w;
-        cJSON_ArrayForEach(w, want) {
-            if (!subset(w, cJSON_GetObjectItemCaseSensitive(have, w->string)))
-                return 0;
-        }
-        return cJSON_IsObject(have);
-    }
-    return have && cJSON_Compare(want, have, 1);
+    h->on_synced = pg_synced;
 }
 
 /* --- completion of a reconcile --- */
@@ -256,27 +122,13 @@ static void recon_free(recon *r)
     free(r->name);
     free(r->first_error);
     cJSON_Delete(r->fpg);
-    cJSON_Delete(r->applied);
     free(r);
 }
-
-static void aggregate(recon *r);
-
-static void set_finalizers(recon *r, int add);
-static int has_finalizer(const cJSON *fpg);
 
 static void maybe_finish(recon *r)
 {
     if (r->outstanding > 0)
         return;
-    if (r->release_finalizer && !r->failures && has_finalizer(r->fpg)) {
-        r->release_finalizer = 0; /* every member answered its DELETE: let the object go */
-        set_finalizers(r, 0);
-        if (r->outstanding > 0)
-            return;
-    }
-    if (!r->deleting)
-        aggregate(r);
     kc_reconcile_result res = r->failures ? KC_RECONCILE_ERROR : KC_RECONCILE_OK;
     if (r->failures)
         kco_log(r->op->log, 1, "reconcile failed", "key", r->key, "error",
@@ -285,141 +137,376 @@ static void maybe_finish(recon *r)
     recon_free(r);
 }
 
-static void ensure_namespace(recon *r, kco_member *m);
-
-typedef struct member_call {
-    recon *r;
-    char *cluster;
-    int is_delete; /* a 404 naming the object means: already gone */
-    int stray;     /* a 409 answer means: changed since we looked; its event brings us back */
-} member_call;
-
-static void note_failure(recon *r, const char *cluster, const kc_error *err)
+static void note_failure(recon *r, const char *where, const kc_error *err)
 {
     char line[1024];
     kc_error_format(err, line, sizeof(line));
     r->failures++;
-    if (!r->first_error && asprintf(&r->first_error, "cluster %s: %s", cluster, line) < 0)
+    if (!r->first_error && asprintf(&r->first_error, "%s: %s", where, line) < 0)
         r->first_error = NULL;
+}
+
+/* --- writes to members, tracked --- */
+
+typedef enum write_kind { W_APPLY, W_DELETE, W_RELEASE, W_STRAY_DELETE, W_STRAY_RELEASE } write_kind;
+
+typedef struct member_call {
+    kco_operator *op;
+    char *cluster, *key, *ns, *name, *uid; /* uid: of the hub object the write is for */
+    write_kind kind;
+    long gen;
+    uint64_t hash;
+} member_call;
+
+static void call_free(member_call *mc)
+{
+    free(mc->cluster);
+    free(mc->key);
+    free(mc->ns);
+    free(mc->name);
+    free(mc->uid);
+    free(mc);
+}
+
+static uint64_t hash_body(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static const char *problem_reason(write_kind k, const kc_error *err)
+{
+    if (err->code == KC_EHTTP && err->http_status == 409 && k == W_APPLY)
+        return "Conflict";
+    return k == W_APPLY ? "ApplyFailed" : "RemoveFailed";
+}
+
+/* A problem is logged once per distinct text, not at every retry. */
+static void log_problem(kco_operator *op, kco_write_state *st, const char *cluster, const char *key,
+                        const char *what, const char *line)
+{
+    if (st->logged && !strcmp(st->logged, line)) {
+        kco_log(op->log, 4, what, "key", key, "cluster", cluster, "error", line, NULL);
+        return;
+    }
+    kco_log(op->log, 1, what, "key", key, "cluster", cluster, "error", line, NULL);
+    free(st->logged);
+    st->logged = strdup(line);
+}
+
+static int namespace_missing(const member_call *mc, const kc_error *err)
+{
+    return mc->kind == W_APPLY && err->code == KC_EHTTP && err->http_status == 404 && err->name &&
+           !strcmp(err->name, mc->ns) && err->message && !strncmp(err->message, "namespaces ", 11);
+}
+
+static void ensure_namespace(kco_member *m, member_call *mc);
+
+static void write_failed(kco_member *m, kco_write_state *st, member_call *mc, const kc_error *err)
+{
+    kco_operator *op = mc->op;
+    char line[1024];
+    kc_error_format(err, line, sizeof(line));
+    st->failures++;
+    kco_state_set_problem(st, problem_reason(mc->kind, err), line);
+    log_problem(op, st, m->name, mc->key, mc->kind == W_APPLY ? "apply to member failed" : "removal on member failed", line);
+    long delay = KCO_MEMBER_RETRY_BASE_MS;
+    for (unsigned i = 1; i < st->failures && delay < KCO_MEMBER_RETRY_MAX_MS; i++)
+        delay *= 2;
+    if (delay > KCO_MEMBER_RETRY_MAX_MS)
+        delay = KCO_MEMBER_RETRY_MAX_MS;
+    st->retry_at_ns = kc_client_now(op->hub) + (uint64_t)delay * 1000000ull;
+    if (op->ctl) {
+        kc_controller_enqueue(op->ctl, mc->key); /* the status shows the problem now */
+        kc_controller_enqueue_after(op->ctl, mc->key, delay + 10);
+    }
+}
+
+static void write_succeeded(kco_operator *op, kco_write_state *st, member_call *mc, const kc_response *resp)
+{
+    int had_problem = st->reason != NULL;
+    st->failures = 0;
+    st->retry_at_ns = 0;
+    kco_state_set_problem(st, NULL, NULL);
+    free(st->logged);
+    st->logged = NULL;
+    if (mc->kind == W_APPLY) {
+        st->acked_gen = mc->gen;
+        free(st->acked_uid);
+        st->acked_uid = mc->uid ? strdup(mc->uid) : NULL;
+        st->acked_hash = mc->hash;
+        st->acked_at_ns = kc_client_now(op->hub);
+    } else if (mc->kind == W_DELETE || mc->kind == W_RELEASE) {
+        /* a stray's removal says nothing of the live object's copy */
+        free(st->removed_uid);
+        st->removed_uid = mc->uid ? strdup(mc->uid) : NULL;
+    }
+    (void)resp;
+    /* an apply's watch event brings the object back by itself; removals and
+     * cleared problems change what the status and the finalizer say */
+    if (op->ctl && (had_problem || mc->kind != W_APPLY))
+        kc_controller_enqueue(op->ctl, mc->key);
 }
 
 static void on_member_write(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
 {
     (void)c;
     member_call *mc = ud;
-    recon *r = mc->r;
-    r->outstanding--;
-    if (err->code == KC_OK && resp->body_len) {
-        cJSON *obj = cJSON_ParseWithLength(resp->body, resp->body_len);
-        if (obj && !r->deleting)
-            cJSON_AddItemToObject(r->applied, mc->cluster, obj);
-        else
-            cJSON_Delete(obj);
-    } else if (err->code == KC_EHTTP && err->http_status == 404 && !r->deleting && !mc->is_delete) {
-        /* the member has no such namespace yet: make it; the retry applies */
-        kco_member *m = kco_member_find(r->op, mc->cluster);
-        if (m && m->client)
-            ensure_namespace(r, m);
-        note_failure(r, mc->cluster, err);
-    } else if (err->code != KC_OK && !kc_error_is_not_found(err) &&
-               !(mc->stray && err->code == KC_EHTTP && err->http_status == 409)) {
-        note_failure(r, mc->cluster, err);
+    kco_member *m = kco_member_find(mc->op, mc->cluster);
+    kco_write_state *st = m ? kco_track_get(m->track, mc->key, 1) : NULL;
+    if (st)
+        kco_track_set_inflight(m->track, st, 0);
+    if (!st || err->code == KC_ECANCELLED) {
+        if (mc->op->ctl && !mc->op->shutting_down)
+            kc_controller_enqueue(mc->op->ctl, mc->key);
+    } else if (err->code == KC_OK || (mc->kind != W_APPLY && kc_error_is_not_found(err))) {
+        write_succeeded(mc->op, st, mc, resp);
+    } else if ((mc->kind == W_STRAY_DELETE || mc->kind == W_STRAY_RELEASE) && err->code == KC_EHTTP &&
+               err->http_status == 409) {
+        /* changed since we looked: its event brings us back */
+    } else if (namespace_missing(mc, err)) {
+        ensure_namespace(m, mc); /* expected on a first placement: no warning */
+        return;                  /* mc goes with the namespace answer */
+    } else {
+        write_failed(m, st, mc, err);
     }
-    free(mc->cluster);
-    free(mc);
-    maybe_finish(r);
+    if (m)
+        kco_lifecycle_step(m); /* a leaving member waits for its writes in flight */
+    call_free(mc);
 }
 
-static kc_request_spec member_spec(const recon *r, const kco_member *m, const char *method)
+static kc_request_spec member_spec(const kco_member *m, const char *ns, const char *name, const char *method)
 {
     kc_request_spec spec = {
         .method = method,
         .ref = {m->volcano ? "scheduling.volcano.sh" : "scheduling.x-k8s.io",
-                m->volcano ? "v1beta1" : "v1alpha1", "podgroups", r->ns, r->name, NULL},
-        .max_attempts = 3};
+                m->volcano ? "v1beta1" : "v1alpha1", "podgroups", ns, name, NULL},
+        .max_attempts = 2,
+        /* bounded: a hanging member holds our record of the write, nothing else */
+        .timeout_ms = (m->timeout_s * 2 > 10 ? m->timeout_s * 2 : 10) * 1000};
     return spec;
 }
 
-static void send_member_spec(recon *r, kco_member *m, const kc_request_spec *spec, int stray)
+static void send_tracked(kco_operator *op, kco_member *m, const char *key, const cJSON *fpg,
+                         kc_request_spec *spec, write_kind kind, uint64_t hash)
 {
+    kco_write_state *st = kco_track_get(m->track, key, 1);
     member_call *mc = calloc(1, sizeof(*mc));
-    if (!mc) {
-        kc_error oom = KC_ERROR_INIT;
-        kc_error_set(&oom, KC_ENOMEM, "out of memory");
-        note_failure(r, m->name, &oom);
-        kc_error_clear(&oom);
-        return;
-    }
-    mc->r = r;
-    mc->cluster = strdup(m->name);
-    int is_delete = !strcmp(spec->method, "DELETE");
-    mc->is_delete = is_delete;
-    mc->stray = stray;
-    kc_error err = KC_ERROR_INIT;
-    r->outstanding++;
-    if (kc_request_send(m->client, spec, on_member_write, mc, NULL, &err) != KC_OK) {
-        r->outstanding--;
-        note_failure(r, m->name, &err);
-        free(mc->cluster);
+    if (!st || !mc) {
         free(mc);
+        return; /* out of memory: the next reconcile tries again */
+    }
+    mc->op = op;
+    mc->cluster = strdup(m->name);
+    mc->key = strdup(key);
+    mc->ns = strdup(spec->ref.namespace_);
+    mc->name = strdup(spec->ref.name);
+    const char *uid = kco_jstr(fpg, "metadata.uid");
+    mc->uid = uid ? strdup(uid) : NULL;
+    mc->kind = kind;
+    mc->gen = (long)kco_jnum(fpg, "metadata.generation", 0);
+    mc->hash = hash;
+    kc_error err = KC_ERROR_INIT;
+    if (kind == W_APPLY) { /* whatever was removed before, this may create a copy again */
+        free(st->removed_uid);
+        st->removed_uid = NULL;
+    }
+    kco_track_set_inflight(m->track, st, 1);
+    if (kc_request_send(m->client, spec, on_member_write, mc, NULL, &err) != KC_OK) {
+        kco_track_set_inflight(m->track, st, 0);
+        char line[512];
+        kc_error_format(&err, line, sizeof(line));
+        kco_state_set_problem(st, problem_reason(kind, &err), line);
+        call_free(mc);
     }
     kc_error_clear(&err);
-    if (is_delete)
-        r->op->reconcile_deletes++;
+    if (kind == W_APPLY)
+        op->reconcile_applies++;
     else
-        r->op->reconcile_applies++;
+        op->reconcile_deletes++;
 }
 
-/* Server-side apply of body (our field manager, force), or DELETE when body
- * is NULL. */
-static void send_member(recon *r, kco_member *m, const char *method, const char *body)
+static void send_apply(kco_operator *op, kco_member *m, const char *key, const cJSON *fpg, const char *body)
 {
-    kc_param ps[] = {{"fieldManager", r->op->o.field_manager}, {"force", "true"}};
-    kc_request_spec spec = member_spec(r, m, method);
-    if (body) {
-        spec.params = ps;
-        spec.nparams = 2;
-        spec.content_type = "application/apply-patch+yaml";
+    kc_param ps[] = {{"fieldManager", op->o.field_manager}, {"force", "true"}};
+    kc_request_spec spec = member_spec(m, kco_jstr(fpg, "metadata.namespace"), kco_jstr(fpg, "metadata.name"), "PATCH");
+    spec.params = ps;
+    spec.nparams = 2;
+    spec.content_type = "application/apply-patch+yaml";
+    spec.body = body;
+    spec.body_len = strlen(body);
+    spec.idempotent = 1;
+    send_tracked(op, m, key, fpg, &spec, W_APPLY, hash_body(body));
+}
+
+/* DELETE, with uid (and resourceVersion) preconditions when given. */
+static void send_delete(kco_operator *op, kco_member *m, const char *key, const cJSON *fpg,
+                        const char *uid, const char *rv, write_kind kind)
+{
+    char body[512];
+    kc_request_spec spec = member_spec(m, kco_jstr(fpg, "metadata.namespace"), kco_jstr(fpg, "metadata.name"), "DELETE");
+    if (uid) {
+        snprintf(body, sizeof(body),
+                 "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"preconditions\":{\"uid\":\"%s\"%s%s%s}}",
+                 uid, rv ? ",\"resourceVersion\":\"" : "", rv ? rv : "", rv ? "\"" : "");
+        spec.content_type = "application/json";
         spec.body = body;
         spec.body_len = strlen(body);
     }
-    send_member_spec(r, m, &spec, 0);
+    send_tracked(op, m, key, fpg, &spec, kind, 0);
 }
 
-/* The member namespace must exist: apply it (idempotent, our manager). */
-static void ensure_namespace(recon *r, kco_member *m)
+/* Orphan: the copy stays but is no longer ours - drop the labels that tie
+ * it to the hub object, so nothing of ours touches it again.  With rv, only
+ * the version we saw. */
+static void send_release(kco_operator *op, kco_member *m, const char *key, const cJSON *fpg,
+                         const char *rv, write_kind kind)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"metadata\":{%s%s%s\"labels\":{\"" KCO_LABEL_MANAGED_BY "\":null,\"" KCO_LABEL_FPG_NS
+             "\":null,\"" KCO_LABEL_FPG_NAME "\":null,\"" KCO_CLUSTER_LABEL "\":null}}}",
+             rv ? "\"resourceVersion\":\"" : "", rv ? rv : "", rv ? "\"," : "");
+    kc_request_spec spec = member_spec(m, kco_jstr(fpg, "metadata.namespace"), kco_jstr(fpg, "metadata.name"), "PATCH");
+    spec.content_type = "application/merge-patch+json";
+    spec.body = body;
+    spec.body_len = strlen(body);
+    send_tracked(op, m, key, fpg, &spec, kind, 0);
+}
+
+/* The member namespace must exist: apply it (idempotent, our manager), then
+ * run the object again at once. */
+
+static void on_namespace(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
+{
+    (void)c;
+    (void)resp;
+    member_call *mc = ud;
+    kco_member *m = kco_member_find(mc->op, mc->cluster);
+    kco_write_state *st = m ? kco_track_get(m->track, mc->key, 1) : NULL;
+    if (st && err->code != KC_OK && err->code != KC_ECANCELLED)
+        write_failed(m, st, mc, err);
+    else if (mc->op->ctl && err->code == KC_OK)
+        kc_controller_enqueue(mc->op->ctl, mc->key);
+    kco_log(mc->op->log, 3, "created the member namespace", "cluster", mc->cluster, "namespace", mc->ns, NULL);
+    call_free(mc);
+}
+
+static void ensure_namespace(kco_member *m, member_call *mc)
 {
     char body[512];
     snprintf(body, sizeof(body),
              "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\","
              "\"labels\":{\"" KCO_LABEL_MANAGED_BY "\":\"kclient-federation\"}}}",
-             r->ns);
-    kc_param ps[] = {{"fieldManager", r->op->o.field_manager}};
+             mc->ns);
+    kc_param ps[] = {{"fieldManager", mc->op->o.field_manager}};
     kc_request_spec spec = {.method = "PATCH",
-                            .ref = {NULL, "v1", "namespaces", NULL, r->ns, NULL},
+                            .ref = {NULL, "v1", "namespaces", NULL, mc->ns, NULL},
                             .params = ps,
                             .nparams = 1,
                             .content_type = "application/apply-patch+yaml",
                             .body = body,
-                            .body_len = strlen(body)};
-    kc_request_send(m->client, &spec, NULL, NULL, NULL, NULL);
+                            .body_len = strlen(body),
+                            .idempotent = 1};
+    kco_write_state *st = kco_track_get(m->track, mc->key, 1);
+    kc_error err = KC_ERROR_INIT;
+    if (kc_request_send(m->client, &spec, on_namespace, mc, NULL, &err) != KC_OK) {
+        if (st)
+            write_failed(m, st, mc, &err);
+        call_free(mc);
+    }
+    kc_error_clear(&err);
 }
 
-static void sync_member(recon *r, kco_member *m, int placed)
+/* --- the live object on one member --- */
+
+static cJSON *cached_copy(const kco_member *m, const recon *r)
 {
-    cJSON *have = m->pg_inf ? kc_informer_get(m->pg_inf, r->ns, r->name) : NULL;
-    if (placed) {
-        cJSON *want = desired_member(r, m);
-        if (!have || !subset(want, have)) {
-            char *body = cJSON_PrintUnformatted(want);
-            send_member(r, m, "PATCH", body);
-            free(body);
-        } else {
-            cJSON_AddItemToObject(r->applied, m->name, cJSON_Duplicate(have, 1));
+    return m->pg_inf ? kc_informer_get(m->pg_inf, r->ns, r->name) : NULL;
+}
+
+/* A copy of ours left by another incarnation of the hub object (or by an
+ * object that is gone): its own policy decides. */
+static void remove_by_policy(recon *r, kco_member *m, const cJSON *copy, write_kind del, write_kind rel)
+{
+    const char *policy = meta_map(copy, "annotations", KCO_ANN_POLICY);
+    const char *uid = kco_jstr(copy, "metadata.uid");
+    const char *rv = kco_jstr(copy, "metadata.resourceVersion");
+    if (!uid || !rv)
+        return;
+    kco_log(r->op->log, 2, policy && !strcmp(policy, "Delete") ? "deleting a copy whose hub object is gone"
+                                                               : "releasing a copy whose hub object is gone",
+            "key", r->key, "cluster", m->name, NULL);
+    if (policy && !strcmp(policy, "Delete"))
+        send_delete(r->op, m, r->key, r->fpg, uid, rv, del);
+    else /* Orphan, or a copy that does not say: never deleted */
+        send_release(r->op, m, r->key, r->fpg, rv, rel);
+}
+
+static int copy_of_other_incarnation(const recon *r, const cJSON *copy)
+{
+    const char *cu = meta_map(copy, "annotations", KCO_ANN_HUB_UID);
+    const char *fu = kco_jstr(r->fpg, "metadata.uid");
+    return cu && fu && *cu && strcmp(cu, fu);
+}
+
+static void apply_member(recon *r, kco_member *m, kco_write_state *st, const cJSON *have)
+{
+    char *why = NULL;
+    cJSON *want = kco_desired_member(r->fpg, m, &why);
+    if (!want) {
+        st = kco_track_get(m->track, r->key, 1);
+        if (st) {
+            kco_state_set_problem(st, "OverrideFailed", why);
+            log_problem(r->op, st, m->name, r->key, "override cannot apply", why ? why : "?");
         }
+        free(why);
+        return;
+    }
+    if (have && kco_subset(want, have)) {
+        if (st && st->reason && !st->inflight)
+            kco_state_set_problem(st, NULL, NULL); /* e.g. fixed by hand, or the override was dropped */
         cJSON_Delete(want);
-    } else if (have) {
-        send_member(r, m, "DELETE", NULL);
+        return;
+    }
+    char *body = cJSON_PrintUnformatted(want);
+    cJSON_Delete(want);
+    if (!body)
+        return;
+    uint64_t h = hash_body(body), now = kc_client_now(r->op->hub);
+    const char *uid = kco_jstr(r->fpg, "metadata.uid");
+    /* just acknowledged and the cache has not caught up: its event brings us
+     * back; look again shortly in case that event was a drift */
+    if (st && st->acked_hash == h && st->acked_uid && uid && !strcmp(st->acked_uid, uid) &&
+        now - st->acked_at_ns < 5000000000ull) {
+        kc_controller_enqueue_after(r->ctl, r->key, 5000 - (long)((now - st->acked_at_ns) / 1000000ull));
+        free(body);
+        return;
+    }
+    send_apply(r->op, m, r->key, r->fpg, body);
+    free(body);
+}
+
+static void sync_member(recon *r, kco_member *m)
+{
+    if (!kco_member_serving(m))
+        return;
+    kco_write_state *st = kco_track_get(m->track, r->key, 0);
+    if (st && (st->inflight || st->retry_at_ns > kc_client_now(r->op->hub)))
+        return; /* its answer, or the retry timer, brings us back */
+    cJSON *have = cached_copy(m, r);
+    int placed = kco_placed_on(r->fpg, m);
+    if (have && !kco_copy_ours(m, have)) {
+        if (placed && (st = kco_track_get(m->track, r->key, 1)))
+            kco_state_set_problem(st, "Conflict", "a copy there belongs to another MemberCluster");
+    } else if (have && copy_of_other_incarnation(r, have) && !placed) {
+        remove_by_policy(r, m, have, W_STRAY_DELETE, W_STRAY_RELEASE);
+    } else if (placed) {
+        apply_member(r, m, st, have);
+    } else if (have) { /* no longer placed: removed whatever the policy */
+        send_delete(r->op, m, r->key, r->fpg, kco_jstr(have, "metadata.uid"), NULL, W_DELETE);
     }
     cJSON_Delete(have);
 }
@@ -435,15 +522,29 @@ static int has_finalizer(const cJSON *fpg)
     return 0;
 }
 
+static void forget_everywhere(kco_operator *op, const char *key)
+{
+    for (kco_member *m = op->members; m; m = m->next)
+        kco_track_drop(m->track, key);
+}
+
+typedef struct fin_call {
+    recon *r;
+    int add;
+} fin_call;
+
 static void on_finalizer(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
 {
     (void)c;
     (void)resp;
-    recon *r = ud;
+    fin_call *fc = ud;
+    recon *r = fc->r;
     r->outstanding--;
     if (err->code != KC_OK && !kc_error_is_not_found(err))
         note_failure(r, "hub", err);
-    r->deleting = 1; /* nothing to aggregate: the next event reconciles again */
+    else if (!fc->add)
+        forget_everywhere(r->op, r->key);
+    free(fc);
     maybe_finish(r);
 }
 
@@ -469,11 +570,17 @@ static void set_finalizers(recon *r, int add)
                             .content_type = "application/merge-patch+json",
                             .body = body,
                             .body_len = strlen(body)};
-    r->outstanding++;
+    fin_call *fc = calloc(1, sizeof(*fc));
     kc_error err = KC_ERROR_INIT;
-    if (kc_request_send(r->op->hub, &spec, on_finalizer, r, NULL, &err) != KC_OK) {
-        r->outstanding--;
-        note_failure(r, "hub", &err);
+    if (fc) {
+        fc->r = r;
+        fc->add = add;
+        r->outstanding++;
+        if (kc_request_send(r->op->hub, &spec, on_finalizer, fc, NULL, &err) != KC_OK) {
+            r->outstanding--;
+            free(fc);
+            note_failure(r, "hub", &err);
+        }
     }
     kc_error_clear(&err);
     free(body);
@@ -481,92 +588,82 @@ static void set_finalizers(recon *r, int add)
 
 /* --- deletion --- */
 
-/* Orphan: the copy stays but is no longer ours - drop the labels that tie
- * it to the hub object, so no later sweep (reconcile_gone) removes it. */
-static void release_copy(recon *r, kco_member *m)
+/* m may hold a copy of the object being deleted. */
+static int may_hold(const recon *r, const kco_member *m)
 {
-    static const char body[] = "{\"metadata\":{\"labels\":{\"" KCO_LABEL_MANAGED_BY
-                               "\":null,\"" KCO_LABEL_FPG_NS "\":null,\"" KCO_LABEL_FPG_NAME
-                               "\":null}}}";
-    kc_request_spec spec = member_spec(r, m, "PATCH");
-    spec.content_type = "application/merge-patch+json";
-    spec.body = body;
-    spec.body_len = sizeof(body) - 1;
-    send_member_spec(r, m, &spec, 0);
+    if (kco_placed_on(r->fpg, m) || kco_old_entry(r->fpg, m->name))
+        return 1;
+    cJSON *copy = cached_copy(m, r);
+    int ours = copy && kco_copy_ours(m, copy);
+    cJSON_Delete(copy);
+    return ours;
 }
 
-/* Delete (or, with deletionPolicy Orphan, release) the copy on every online
- * member, whether or not its informer has seen one: an apply whose answer
- * (and watch event) was lost on a dropped link still created a copy, and the
- * cache would say there is none.  A 404 naming the object is fine; one that
- * does not (a restarting member not yet serving the PodGroup resource) is
- * not proof of anything and is retried.  Only when every member
- * answered is the finalizer removed; an offline member may hold a copy, so
- * the finalizer waits for it. */
+/* Delete (or, with deletionPolicy Orphan, release) the copy on every member
+ * that may hold one, whether or not its cache has seen one: an apply whose
+ * answer (and watch event) was lost on a dropped link still created a copy.
+ * A 404 naming the object is fine; one that does not (a restarting member
+ * not yet serving PodGroups) proves nothing and is retried.  The finalizer
+ * goes when every such member confirmed; unrelated members (never placed,
+ * no entry, no copy), leaving members (their own clean-up) and duplicates
+ * are not waited on. */
 static void reconcile_delete(recon *r)
 {
-    r->deleting = 1;
     const char *policy = kco_jstr(r->fpg, "spec.deletionPolicy");
-    int orphan = policy && !strcmp(policy, "Orphan");
-    int waiting = 0;
+    int orphan = policy && !strcmp(policy, "Orphan"), pending = 0;
+    const char *uid = kco_jstr(r->fpg, "metadata.uid");
+    char waiting[900] = "";
+    uint64_t now = kc_client_now(r->op->hub);
     for (kco_member *m = r->op->members; m; m = m->next) {
-        if (!m->online || !m->flavour_known) {
-            waiting = 1; /* may hold a copy (even one whose kubeconfig we cannot read now) */
+        if (m->leaving || m->duplicate_of || !may_hold(r, m))
+            continue;
+        kco_write_state *st = kco_track_get(m->track, r->key, 0);
+        if (st && st->removed_uid && uid && !strcmp(st->removed_uid, uid))
+            continue; /* confirmed */
+        if (!kco_member_serving(m)) {
+            size_t used = strlen(waiting);
+            snprintf(waiting + used, sizeof(waiting) - used, "%s%s (%s)", used ? ", " : "", m->name, m->reason);
             continue;
         }
+        pending = 1;
+        if (st && (st->inflight || st->retry_at_ns > now))
+            continue;
         if (orphan)
-            release_copy(r, m);
+            send_release(r->op, m, r->key, r->fpg, NULL, W_RELEASE);
         else
-            send_member(r, m, "DELETE", NULL);
+            send_delete(r->op, m, r->key, r->fpg, NULL, NULL, W_DELETE);
     }
-    if (waiting) {
-        r->failures++;
-        if (!r->first_error)
-            r->first_error = strdup("waiting for offline members before removing the finalizer");
+    if (*waiting) {
+        char msg[1000];
+        snprintf(msg, sizeof(msg), "waiting for MemberClusters that may hold a copy: %s", waiting);
+        kco_status_deleting(r->op, r->fpg, msg);
+    } else if (!pending && has_finalizer(r->fpg)) {
+        set_finalizers(r, 0);
     }
-    r->release_finalizer = !waiting;
     maybe_finish(r);
 }
 
+/* --- strays --- */
+
 /* A copy of ours whose hub object is gone can still appear after the
- * finalizer was released: a deposed leader's late apply, or a request this
- * client gave up on that the server still ran.  Its watch event brings us
- * here; the hub itself (not our cache, which may lag) must confirm the
- * object is gone, and then exactly the copies we saw are deleted: uid and
- * resourceVersion preconditions, so a copy re-created or changed since the
- * cache saw it (an Orphan copy whose labels we just removed, whose event has
- * not reached the cache yet) is not touched. */
+ * finalizer was released (a deposed leader's late apply; a request this
+ * client gave up on that the server still ran), or be found when a member
+ * rejoins.  The hub itself (not our cache, which may lag) must confirm the
+ * object is gone; then the copy's own deletion-policy annotation decides:
+ * Delete deletes exactly the copy we saw (uid and resourceVersion
+ * preconditions), anything else releases it.  An Orphan copy is never
+ * deleted. */
 static cJSON *stray_copy(const recon *r, const kco_member *m)
 {
-    if (!m->online || !m->flavour_known || !m->client || !m->pg_inf)
+    if (!kco_member_serving(m))
         return NULL;
-    cJSON *copy = kc_informer_get(m->pg_inf, r->ns, r->name);
+    cJSON *copy = cached_copy(m, r);
     const char *ns = meta_map(copy, "labels", KCO_LABEL_FPG_NS);
     const char *name = meta_map(copy, "labels", KCO_LABEL_FPG_NAME);
-    if (copy && ns && name && !strcmp(ns, r->ns) && !strcmp(name, r->name))
+    if (copy && ns && name && !strcmp(ns, r->ns) && !strcmp(name, r->name) && kco_copy_ours(m, copy))
         return copy;
     cJSON_Delete(copy);
     return NULL;
-}
-
-static void delete_stray(recon *r, kco_member *m, const cJSON *copy)
-{
-    const char *uid = kco_jstr(copy, "metadata.uid");
-    const char *rv = kco_jstr(copy, "metadata.resourceVersion");
-    if (!uid || !rv)
-        return;
-    char body[512];
-    snprintf(body, sizeof(body),
-             "{\"apiVersion\":\"v1\",\"kind\":\"DeleteOptions\",\"preconditions\":"
-             "{\"uid\":\"%s\",\"resourceVersion\":\"%s\"}}",
-             uid, rv);
-    kc_request_spec spec = member_spec(r, m, "DELETE");
-    spec.content_type = "application/json";
-    spec.body = body;
-    spec.body_len = strlen(body);
-    kco_log(r->op->log, 2, "deleting a copy whose hub object is gone", "key", r->key, "cluster",
-            m->name, NULL);
-    send_member_spec(r, m, &spec, 1);
 }
 
 static void on_hub_checked(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
@@ -578,8 +675,9 @@ static void on_hub_checked(kc_client *c, const kc_response *resp, const kc_error
     if (kc_error_is_not_found(err)) {
         for (kco_member *m = r->op->members; m; m = m->next) {
             cJSON *copy = stray_copy(r, m);
-            if (copy)
-                delete_stray(r, m, copy);
+            kco_write_state *st = copy ? kco_track_get(m->track, r->key, 0) : NULL;
+            if (copy && !(st && st->inflight))
+                remove_by_policy(r, m, copy, W_STRAY_DELETE, W_STRAY_RELEASE);
             cJSON_Delete(copy);
         }
     } else if (err->code != KC_OK) {
@@ -590,14 +688,15 @@ static void on_hub_checked(kc_client *c, const kc_response *resp, const kc_error
 
 static void reconcile_gone(recon *r)
 {
-    r->deleting = 1;
     int strays = 0;
     for (kco_member *m = r->op->members; m; m = m->next) {
         cJSON *copy = stray_copy(r, m);
         strays += copy != NULL;
         cJSON_Delete(copy);
     }
-    if (strays) {
+    if (!strays) {
+        forget_everywhere(r->op, r->key);
+    } else {
         kc_request_spec spec = {
             .method = "GET",
             .ref = {KCO_GROUP, KCO_VERSION, "federatedpodgroups", r->ns, r->name, NULL}};
@@ -612,195 +711,15 @@ static void reconcile_gone(recon *r)
     maybe_finish(r);
 }
 
-/* --- aggregation --- */
-
-static const char *normal_phase(const char *p)
+/* The hub object is gone: a stand-in with its namespace and name (and no
+ * uid) lets the write helpers address the copies. */
+static cJSON *stand_in(const recon *r)
 {
-    if (!p || !*p || !strcmp(p, "Pending") || !strcmp(p, "Unknown"))
-        return "pending";
-    if (!strcmp(p, "Running"))
-        return "running";
-    if (!strcmp(p, "Finished") || !strcmp(p, "Completed"))
-        return "completed";
-    if (!strcmp(p, "Failed"))
-        return "failed";
-    return "scheduling"; /* Scheduling, Inqueue */
-}
-
-static const cJSON *old_entry(const cJSON *fpg, const char *cluster)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, kco_jget(fpg, "status.clusters")) {
-        const char *name = kco_jstr(e, "clusterName");
-        if (name && !strcmp(name, cluster))
-            return e;
-    }
-    return NULL;
-}
-
-static int same_observation(const cJSON *old, const cJSON *now)
-{
-    static const char *keys[] = {"memberPhase", "running", "succeeded", "failed", "applied",
-                                 "appliedGeneration", "stale"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!cJSON_Compare(cJSON_GetObjectItem(old, keys[i]), cJSON_GetObjectItem(now, keys[i]), 1))
-            return 0;
-    return 1;
-}
-
-static cJSON *entry_from(const recon *r, const char *cluster, const cJSON *obj, int stale)
-{
-    cJSON *e = cJSON_CreateObject();
-    cJSON_AddStringToObject(e, "clusterName", cluster);
-    const char *gen = meta_map(obj, "annotations", KCO_ANN_HUB_GEN);
-    double fpg_gen = kco_jnum(r->fpg, "metadata.generation", 0);
-    cJSON_AddBoolToObject(e, "applied", gen && strtod(gen, NULL) == fpg_gen);
-    cJSON_AddNumberToObject(e, "appliedGeneration", gen ? strtod(gen, NULL) : 0);
-    const char *phase = kco_jstr(obj, "status.phase");
-    cJSON_AddStringToObject(e, "memberPhase", phase ? phase : "Pending");
-    cJSON_AddNumberToObject(e, "running", kco_jnum(obj, "status.running", 0));
-    cJSON_AddNumberToObject(e, "succeeded", kco_jnum(obj, "status.succeeded", 0));
-    cJSON_AddNumberToObject(e, "failed", kco_jnum(obj, "status.failed", 0));
-    cJSON_AddStringToObject(e, "reason", stale ? "MemberUnreachable" : "Observed");
-    cJSON_AddStringToObject(e, "message", stale ? "last known status; the member is unreachable" : "");
-    cJSON_AddBoolToObject(e, "stale", stale);
-    return e;
-}
-
-/* One status.clusters entry; keeps lastObservedTime unless something changed. */
-static cJSON *cluster_entry(const recon *r, kco_member *m, const char *now)
-{
-    const cJSON *old = old_entry(r->fpg, m->name);
-    cJSON *e;
-    if (!m->online) { /* last known values, marked stale; nothing invented */
-        e = old ? cJSON_Duplicate(old, 1) : entry_from(r, m->name, NULL, 1);
-        cJSON_DeleteItemFromObject(e, "stale");
-        cJSON_AddBoolToObject(e, "stale", 1);
-        cJSON_DeleteItemFromObject(e, "reason");
-        cJSON_AddStringToObject(e, "reason", "MemberUnreachable");
-        cJSON_DeleteItemFromObject(e, "message");
-        cJSON_AddStringToObject(e, "message", "last known status; the member is unreachable");
-        if (!cJSON_GetObjectItem(e, "lastObservedTime"))
-            cJSON_AddStringToObject(e, "lastObservedTime", now);
-        return e;
-    }
-    const cJSON *obj = cJSON_GetObjectItem(r->applied, m->name);
-    e = entry_from(r, m->name, obj, 0);
-    const cJSON *was = old ? cJSON_GetObjectItem(old, "lastObservedTime") : NULL;
-    cJSON_AddStringToObject(e, "lastObservedTime",
-                            old && same_observation(old, e) && cJSON_IsString(was) ? was->valuestring : now);
-    return e;
-}
-
-static const char *aggregate_phase(int placed, int fresh, int ready, int min_ready, int failed,
-                                   int completed, int scheduling, int stale)
-{
-    if (placed == 0)
-        return "Pending";
-    if (fresh == 0)
-        return "Unknown";
-    if (failed)
-        return "Failed";
-    if (completed == placed)
-        return "Completed";
-    if (ready >= min_ready && !stale)
-        return "Running";
-    if (ready > 0)
-        return "Degraded";
-    return scheduling ? "Scheduling" : "Pending";
-}
-
-static void add_condition(cJSON *conds, const cJSON *fpg, const char *type, int ok,
-                          const char *reason, const char *msg, const char *now)
-{
-    const char *status = ok ? "True" : "False";
-    const char *ltt = now;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, kco_jget(fpg, "status.conditions")) {
-        const char *t = kco_jstr(c, "type"), *st = kco_jstr(c, "status"), *at = kco_jstr(c, "lastTransitionTime");
-        if (t && st && at && !strcmp(t, type) && !strcmp(st, status))
-            ltt = at; /* moves only when the status does */
-    }
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", type);
-    cJSON_AddStringToObject(o, "status", status);
-    cJSON_AddNumberToObject(o, "observedGeneration", kco_jnum(fpg, "metadata.generation", 0));
-    cJSON_AddStringToObject(o, "lastTransitionTime", ltt);
-    cJSON_AddStringToObject(o, "reason", reason);
-    cJSON_AddStringToObject(o, "message", msg);
-    cJSON_AddItemToArray(conds, o);
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp((*(kco_member *const *)a)->name, (*(kco_member *const *)b)->name);
-}
-
-/* Placed members, sorted by name: status.clusters has a stable order. */
-static size_t placed_members(const recon *r, kco_member **out, size_t max)
-{
-    size_t n = 0;
-    for (kco_member *m = r->op->members; m && n < max; m = m->next)
-        if (placed_on(r->fpg, m))
-            out[n++] = m;
-    // cppcheck-suppress uninitvar ; out[0, n) was just written; qsort reads only those n
-    qsort(out, n, sizeof(*out), name_cmp);
-    return n;
-}
-
-static void aggregate(recon *r)
-{
-    char now[40];
-    kco_iso_time(time(NULL), now, sizeof(now));
-    kco_member *placed[256];
-    size_t n = placed_members(r, placed, 256);
-    cJSON *status = cJSON_CreateObject();
-    cJSON *clusters = cJSON_CreateArray();
-    int fresh = 0, ready = 0, failed = 0, completed = 0, scheduling = 0, stale = 0, applied = 0;
-    double run = 0, succ = 0, fail = 0;
-    for (size_t i = 0; i < n; i++) {
-        cJSON *e = cluster_entry(r, placed[i], now);
-        const char *p = normal_phase(kco_jstr(e, "memberPhase"));
-        int is_stale = cJSON_IsTrue(cJSON_GetObjectItem(e, "stale"));
-        stale += is_stale;
-        fresh += !is_stale;
-        ready += !is_stale && !strcmp(p, "running");
-        failed += !strcmp(p, "failed");
-        completed += !strcmp(p, "completed");
-        scheduling += !strcmp(p, "scheduling");
-        applied += cJSON_IsTrue(cJSON_GetObjectItem(e, "applied"));
-        run += kco_jnum(e, "running", 0);
-        succ += kco_jnum(e, "succeeded", 0);
-        fail += kco_jnum(e, "failed", 0);
-        cJSON_AddItemToArray(clusters, e);
-    }
-    int min_ready = (int)kco_jlong(r->fpg, "spec.minReadyClusters", 1, 0, INT32_MAX);
-    if (min_ready > (int)n)
-        min_ready = (int)n;
-    const char *phase = aggregate_phase((int)n, fresh, ready, min_ready, failed, completed,
-                                        scheduling, stale);
-    cJSON_AddNumberToObject(status, "observedGeneration", kco_jnum(r->fpg, "metadata.generation", 0));
-    cJSON_AddStringToObject(status, "phase", phase);
-    cJSON_AddNumberToObject(status, "placedClusters", (double)n);
-    cJSON_AddNumberToObject(status, "readyClusters", ready);
-    cJSON_AddNumberToObject(status, "running", run);
-    cJSON_AddNumberToObject(status, "succeeded", succ);
-    cJSON_AddNumberToObject(status, "failed", fail);
-    cJSON_AddItemToObject(status, "clusters", clusters);
-    cJSON *conds = cJSON_AddArrayToObject(status, "conditions");
-    char msg[160];
-    snprintf(msg, sizeof(msg), "applied on %d of %zu placed clusters", applied, n);
-    add_condition(conds, r->fpg, "Applied", applied == (int)n, applied == (int)n ? "Applied" : "Applying", msg, now);
-    snprintf(msg, sizeof(msg), "%d of %zu placed clusters running (%d needed)", ready, n, min_ready);
-    add_condition(conds, r->fpg, "Ready", !strcmp(phase, "Running"), phase, msg, now);
-    snprintf(msg, sizeof(msg), "%d of %zu placed clusters unreachable", stale, n);
-    add_condition(conds, r->fpg, "StatusFresh", stale == 0, stale ? "MembersUnreachable" : "AllMembersReachable", msg, now);
-    const cJSON *current = cJSON_GetObjectItem(r->fpg, "status");
-    if (current && cJSON_Compare(current, status, 1)) {
-        cJSON_Delete(status); /* unchanged: no write (and no event loop with ourselves) */
-        return;
-    }
-    kco_status_queue(r->op->status, r->ns, r->name, status);
+    cJSON *md = cJSON_AddObjectToObject(o, "metadata");
+    cJSON_AddStringToObject(md, "namespace", r->ns);
+    cJSON_AddStringToObject(md, "name", r->name);
+    return o;
 }
 
 /* --- the reconcile --- */
@@ -827,8 +746,8 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
         return KC_RECONCILE_ERROR; /* out of memory: retried with backoff */
     }
     r->fpg = kc_informer_get(op->fpg_inf, r->ns, r->name);
-    r->applied = cJSON_CreateObject();
     if (!r->fpg) { /* gone from the hub: the finalizer did the clean-up, but see */
+        r->fpg = stand_in(r);
         reconcile_gone(r);
         return KC_RECONCILE_PENDING;
     }
@@ -838,11 +757,12 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
     }
     if (!has_finalizer(r->fpg)) {
         set_finalizers(r, 1); /* its update event brings us back */
+        maybe_finish(r);
         return KC_RECONCILE_PENDING;
     }
     for (kco_member *m = op->members; m; m = m->next)
-        if (m->online && m->client && m->flavour_known)
-            sync_member(r, m, placed_on(r->fpg, m));
+        sync_member(r, m);
+    kco_aggregate(op, r->fpg, r->key);
     maybe_finish(r);
     return KC_RECONCILE_PENDING;
 }

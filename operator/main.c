@@ -97,6 +97,9 @@ static kc_code start_watching(kco_operator *op, kc_error *err)
     kc_informer_handlers members = {any_add, any_update, any_add, any_synced};
     kc_controller_options co = {.name = "federatedpodgroup",
                                 .max_concurrent = op->o.max_concurrent,
+                                /* client-go's 1000 s ceiling parks work for a quarter hour
+                                 * after an edge outage; member writes have their own backoff */
+                                .queue = {.max_delay_ns = (uint64_t)KCO_QUEUE_MAX_BACKOFF_MS * 1000000ull},
                                 .reconcile = kco_reconcile,
                                 .ud = op};
     kc_code rc = kc_controller_new(op->hub, &co, &op->ctl, err);

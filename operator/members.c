@@ -1,12 +1,13 @@
-/* members.c - MemberCluster objects -> member clients on the shared loop,
- * health probes, the Ready condition, and the PodGroup informer per member. */
+/* members.c - MemberCluster objects -> members: their client on the shared
+ * loop (from the kubeconfig Secret, in memory only), the PodGroup flavour
+ * and informer, placement labels.  Probes and Ready: probe.c; leaving and
+ * clean-up: lifecycle.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "operator.h"
 
-static void start_probe_timer(kco_member *m, long delay_ms);
 static void resolve_flavour(kco_member *m);
 
 void kco_iso_time(time_t t, char *buf, size_t len)
@@ -25,189 +26,13 @@ kco_member *kco_member_find(kco_operator *op, const char *name)
     return NULL;
 }
 
-/* --- the Ready condition --- */
-
-static void set_ready(kco_member *m, const char *status, const char *reason, const char *msg)
-{
-    int changed = strcmp(m->ready, status) != 0;
-    if (changed) {
-        kco_iso_time(time(NULL), m->ltt, sizeof(m->ltt));
-        kco_log(m->op->log, changed && strcmp(status, "True") ? 1 : 2, "member cluster ready changed",
-                "cluster", m->name, "ready", status, "reason", reason, NULL);
-    }
-    if (changed || strcmp(m->reason, reason) || !m->message || strcmp(m->message, msg))
-        m->status_dirty = 1;
-    snprintf(m->ready, sizeof(m->ready), "%s", status);
-    snprintf(m->reason, sizeof(m->reason), "%s", reason);
-    free(m->message);
-    m->message = strdup(msg);
-    int online = !strcmp(status, "True");
-    if (online && !m->online && m->pg_inf) /* back: do not sit out the watch's backoff */
-        kc_watch_reconnect_now(kc_informer_watch(m->pg_inf));
-    if (online != m->online) {
-        m->online = online;
-        /* back: re-apply and refresh every placed object; gone: mark stale.
-         * Spread over a few seconds so many members returning at once do not
-         * stampede the hub or themselves. */
-        kco_enqueue_all(m->op, online ? 3000 : 0);
-    }
-}
-
-/* --- member status on the hub (apply, our field manager) --- */
-
-static void on_status_written(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
-{
-    (void)c;
-    (void)r;
-    kco_operator *op = ud;
-    if (err->code != KC_OK) {
-        char line[512];
-        kc_error_format(err, line, sizeof(line));
-        kco_log(op->log, 1, "member status write failed", "error", line, NULL);
-    }
-}
-
-static void write_member_status(kco_member *m)
-{
-    kco_operator *op = m->op;
-    char probe[40], contact[40];
-    kco_iso_time(m->last_probe ? m->last_probe : time(NULL), probe, sizeof(probe));
-    kco_iso_time(m->last_contact, contact, sizeof(contact));
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "apiVersion", KCO_GROUP "/" KCO_VERSION);
-    cJSON_AddStringToObject(o, "kind", "MemberCluster");
-    cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "metadata"), "name", m->name);
-    cJSON *st = cJSON_AddObjectToObject(o, "status");
-    cJSON *cond = cJSON_CreateObject();
-    cJSON_AddStringToObject(cond, "type", "Ready");
-    cJSON_AddStringToObject(cond, "status", m->ready);
-    cJSON_AddStringToObject(cond, "reason", m->reason);
-    cJSON_AddStringToObject(cond, "message", m->message ? m->message : "");
-    cJSON_AddStringToObject(cond, "lastTransitionTime", m->ltt);
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "conditions"), cond);
-    cJSON_AddStringToObject(st, "lastProbeTime", probe);
-    if (m->last_contact)
-        cJSON_AddStringToObject(st, "lastSuccessfulContactTime", contact);
-    if (m->version)
-        cJSON_AddStringToObject(st, "kubernetesVersion", m->version);
-    char *body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    kc_param ps[] = {{"fieldManager", op->o.field_manager}, {"force", "true"}};
-    kc_request_spec spec = {.method = "PATCH",
-                            .ref = {KCO_GROUP, KCO_VERSION, "memberclusters", NULL, m->name, "status"},
-                            .params = ps,
-                            .nparams = 2,
-                            .content_type = "application/apply-patch+yaml",
-                            .body = body,
-                            .body_len = strlen(body)};
-    kc_error err = KC_ERROR_INIT;
-    kc_request_send(op->hub, &spec, on_status_written, op, NULL, &err);
-    kc_error_clear(&err);
-    free(body);
-    m->status_dirty = 0;
-    m->last_status_write = time(NULL);
-}
-
-void kco_members_write_status(kco_operator *op)
-{
-    if (!op->leading)
-        return;
-    time_t now = time(NULL);
-    for (kco_member *m = op->members; m; m = m->next)
-        if (m->status_dirty || now - m->last_status_write >= 30)
-            write_member_status(m);
-}
-
-/* --- probes --- */
-
-static void on_version(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
-{
-    (void)c;
-    kco_member *m = ud;
-    if (err->code != KC_OK)
-        return;
-    cJSON *v = cJSON_ParseWithLength(r->body, r->body_len);
-    const char *gv = kco_jstr(v, "gitVersion");
-    if (gv && (!m->version || strcmp(m->version, gv))) {
-        free(m->version);
-        m->version = strdup(gv);
-        m->status_dirty = 1;
-    }
-    cJSON_Delete(v);
-}
-
-static void on_probe(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
-{
-    (void)r;
-    kco_member *m = ud;
-    m->probe = NULL;
-    if (err->code == KC_ECANCELLED)
-        return;
-    m->last_probe = time(NULL);
-    char line[512];
-    kc_error_format(err, line, sizeof(line));
-    if (err->code == KC_OK || err->code == KC_EHTTP) { /* it answered */
-        m->failures = 0;
-        m->last_contact = time(NULL);
-        m->last_contact_ns = kc_client_now(c);
-        if (err->code == KC_OK) {
-            set_ready(m, "True", "MemberReachable", "the member's /readyz answers ok");
-            if (!m->flavour_known && !m->flavour_req) /* an earlier try failed */
-                resolve_flavour(m);
-        } else
-            set_ready(m, "False", "MemberNotReady", line);
-        if (!m->version) {
-            kc_request_spec v = {.method = "GET", .path = "/version", .max_attempts = 1};
-            kc_request_send(m->client, &v, on_version, m, NULL, NULL);
-        }
-    } else if (++m->failures >= m->threshold &&
-               kc_client_now(c) - m->last_contact_ns >= (uint64_t)m->grace_s * 1000000000ull) {
-        char msg[700];
-        snprintf(msg, sizeof(msg), "no contact for %lds: %s",
-                 (long)((kc_client_now(c) - m->last_contact_ns) / 1000000000ull), line);
-        set_ready(m, "Unknown", "MemberUnreachable", msg);
-    }
-    kco_members_write_status(m->op);
-    start_probe_timer(m, m->period_s * 1000);
-}
-
-static void on_probe_timer(kc_client *c, void *ud)
-{
-    (void)c;
-    kco_member *m = ud;
-    m->probe_timer = 0;
-    if (!m->client) {
-        start_probe_timer(m, m->period_s * 1000);
-        return;
-    }
-    kc_request_spec spec = {.method = "GET",
-                            .path = "/readyz",
-                            .accept = "*/*",
-                            .max_attempts = 1,
-                            .timeout_ms = m->timeout_s * 1000,
-                            .no_rate_limit = 1};
-    kc_error err = KC_ERROR_INIT;
-    if (kc_request_send(m->client, &spec, on_probe, m, &m->probe, &err) != KC_OK)
-        start_probe_timer(m, m->period_s * 1000);
-    kc_error_clear(&err);
-}
-
-static void start_probe_timer(kco_member *m, long delay_ms)
-{
-    if (m->probe_timer)
-        kc_client_timer_cancel(m->op->hub, m->probe_timer);
-    /* +-10% jitter: members probed in step would load the hub in step */
-    uint64_t seed = (uint64_t)(uintptr_t)m ^ (uint64_t)kc_client_now(m->op->hub);
-    long jitter = delay_ms / 10 ? (long)(kc_rand64(&seed) % (uint64_t)(delay_ms / 5)) - delay_ms / 10 : 0;
-    m->probe_timer = kc_client_timer(m->op->hub, delay_ms + jitter, on_probe_timer, m);
-}
-
 /* --- the member's client and informer --- */
 
 /* kc_client_free cancels the member's requests and runs their callbacks
  * right away, while m is still alive. */
 static void stop_client(kco_member *m)
 {
+    kco_lifecycle_stop(m);
     kc_informer_stop(m->pg_inf);
     m->pg_inf = NULL;
     kc_client_free(m->client);
@@ -215,6 +40,8 @@ static void stop_client(kco_member *m)
     m->client = NULL;
     m->cfg = NULL;
     m->flavour_known = 0;
+    m->identity_known = 0; /* a new kubeconfig may name another cluster */
+    m->other_flavour_swept = 0;
 }
 
 static void start_informer(kco_member *m)
@@ -298,14 +125,22 @@ static void resolve_flavour(kco_member *m)
 static int build_client(kco_member *m)
 {
     kco_operator *op = m->op;
+    char origin[300], msg[1200];
+    if (strcmp(m->secret_ns, op->o.namespace_)) {
+        snprintf(msg, sizeof(msg),
+                 "spec.kubeconfigSecretRef.namespace is %s: the kubeconfig Secret must be in the "
+                 "operator's namespace %s (the operator reads Secrets only there)",
+                 m->secret_ns, op->o.namespace_);
+        kco_member_set_ready(m, "False", "KubeconfigSecretNamespace", msg);
+        return -1;
+    }
     cJSON *secret = kc_informer_get(op->secret_inf, m->secret_ns, m->secret_name);
     const char *b64 = secret ? kco_jstr(cJSON_GetObjectItem(secret, "data"), m->secret_key) : NULL;
-    char origin[300], msg[1200];
     snprintf(origin, sizeof(origin), "secret %s/%s key %s", m->secret_ns, m->secret_name,
              m->secret_key);
     if (!secret || !b64) {
         snprintf(msg, sizeof(msg), "%s: %s", origin, secret ? "no such key" : "not found");
-        set_ready(m, "False", "KubeconfigNotFound", msg);
+        kco_member_set_ready(m, "False", "KubeconfigNotFound", msg);
         cJSON_Delete(secret);
         return -1;
     }
@@ -335,7 +170,7 @@ static int build_client(kco_member *m)
         }
     }
     snprintf(msg, sizeof(msg), "%s", rc ? "the kubeconfig is not valid base64" : err.message);
-    set_ready(m, "False", "KubeconfigInvalid", msg);
+    kco_member_set_ready(m, "False", "KubeconfigInvalid", msg);
     kc_error_clear(&err);
     kco_secure_free(yaml, len);
     kc_config_free(m->cfg);
@@ -351,6 +186,33 @@ static void replace_str(char **dst, const char *src, int *changed)
         *dst = src ? strdup(src) : NULL;
         *changed = 1;
     }
+}
+
+/* Lifecycle facts from the MemberCluster's metadata and (our own) status. */
+static void update_meta(kco_member *m, const cJSON *mc)
+{
+    const char *created = kco_jstr(mc, "metadata.creationTimestamp");
+    snprintf(m->created, sizeof(m->created), "%s", created ? created : "");
+    const char *rv = kco_jstr(mc, "metadata.resourceVersion");
+    free(m->mc_rv);
+    m->mc_rv = rv ? strdup(rv) : NULL;
+    cJSON_Delete(m->finalizers);
+    const cJSON *f = kco_jget(mc, "metadata.finalizers");
+    m->finalizers = f ? cJSON_Duplicate(f, 1) : NULL;
+    int leaving = kco_jstr(mc, "metadata.deletionTimestamp") != NULL;
+    if (leaving && !m->leaving) {
+        kco_log(m->op->log, 2, "member cluster leaving", "cluster", m->name, NULL);
+        m->op->placement_changed = 1; /* placed nowhere now */
+        m->status_dirty = 1;
+    }
+    m->leaving = leaving;
+    const char *force = kco_meta_map(mc, "annotations", KCO_ANN_FORCE_LEAVE);
+    m->force_leave = force && !strcmp(force, "true");
+    const char *id = kco_jstr(mc, "status.clusterID");
+    if (id && !m->cluster_id) /* known before a restart; the member confirms it when it answers */
+        m->cluster_id = strdup(id);
+    if (kco_jstr(mc, "status.lastSuccessfulContactTime"))
+        m->ever_contacted = 1;
 }
 
 /* Take the spec of a MemberCluster; returns 1 when the client must be rebuilt. */
@@ -375,6 +237,7 @@ static int update_spec(kco_member *m, const cJSON *mc)
         m->op->placement_changed = 1; /* labels drive placement */
     cJSON_Delete(m->labels);
     m->labels = now;
+    update_meta(m, mc);
     return rebuild || flavour;
 }
 
@@ -391,6 +254,14 @@ static kco_member *member_new(kco_operator *op, const char *name)
     kco_iso_time(time(NULL), m->ltt, sizeof(m->ltt));
     m->last_contact_ns = kc_client_now(op->hub); /* the grace period starts now */
     m->status_dirty = 1;
+    m->track = kco_track_new();
+    if (!m->name || !m->message || !m->track) {
+        kco_track_free(m->track);
+        free(m->name);
+        free(m->message);
+        free(m);
+        return NULL;
+    }
     m->next = op->members;
     op->members = m;
     return m;
@@ -398,9 +269,17 @@ static kco_member *member_new(kco_operator *op, const char *name)
 
 static void member_free(kco_member *m)
 {
-    if (m->probe_timer)
-        kc_client_timer_cancel(m->op->hub, m->probe_timer);
+    kco_probe_stop(m);
     stop_client(m);
+    kco_lifecycle_free(m);
+    kco_track_free(m->track);
+    cJSON_Delete(m->finalizers);
+    free(m->mc_rv);
+    free(m->cluster_id);
+    free(m->duplicate_of);
+    free(m->leave_message);
+    free(m->fail_logged);
+    free(m->fin_logged);
     cJSON_Delete(m->labels);
     free(m->name);
     free(m->secret_ns);
@@ -437,11 +316,11 @@ static int sync_one(const cJSON *mc, void *ud)
     m->seen = 1;
     if ((update_spec(m, mc) || secret_changed(m) || !m->client)) {
         stop_client(m);
-        if (m->secret_name && build_client(m) == 0 && !m->probe_timer)
-            start_probe_timer(m, 0);
+        if (m->secret_name)
+            build_client(m);
     }
-    if (!m->probe_timer && !m->probe)
-        start_probe_timer(m, 0);
+    if (!m->probe)
+        kco_probe_start(m, 0);
     return 0;
 }
 
@@ -466,6 +345,9 @@ static void on_sync_timer(kc_client *c, void *ud)
         *p = m->next;
         member_free(m);
     }
+    kco_lifecycle_duplicates(op);
+    for (kco_member *m = op->members; m; m = m->next)
+        kco_lifecycle_step(m);
     /* our own status writes come back as MemberCluster events: only a change
      * that can move placement sends every FederatedPodGroup round again */
     if (op->placement_changed)
@@ -478,42 +360,6 @@ void kco_members_schedule_sync(kco_operator *op)
 {
     if (!op->sync_timer)
         op->sync_timer = kc_client_timer(op->hub, 50, on_sync_timer, op);
-}
-
-/* matchLabels and matchExpressions of a metav1.LabelSelector. */
-static int expression_matches(const kco_member *m, const cJSON *e)
-{
-    const char *key = kco_jstr(e, "key"), *op = kco_jstr(e, "operator");
-    const char *val = key ? kco_jstr(m->labels, key) : NULL;
-    if (!key || !op)
-        return 0;
-    if (!strcmp(op, "Exists"))
-        return val != NULL;
-    if (!strcmp(op, "DoesNotExist"))
-        return val == NULL;
-    int in = 0;
-    const cJSON *v;
-    cJSON_ArrayForEach(v, cJSON_GetObjectItem(e, "values"))
-        if (val && cJSON_IsString(v) && !strcmp(v->valuestring, val))
-            in = 1;
-    return !strcmp(op, "In") ? in : !in;
-}
-
-int kco_member_matches(const kco_member *m, const cJSON *selector)
-{
-    if (!selector)
-        return 0; /* absent selects nothing; {} selects all */
-    const cJSON *kv;
-    cJSON_ArrayForEach(kv, cJSON_GetObjectItem(selector, "matchLabels")) {
-        const char *have = kco_jstr(m->labels, kv->string);
-        if (!cJSON_IsString(kv) || !have || strcmp(have, kv->valuestring))
-            return 0;
-    }
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItem(selector, "matchExpressions"))
-        if (!expression_matches(m, e))
-            return 0;
-    return 1;
 }
 
 void kco_members_free(kco_operator *op)

@@ -28,10 +28,38 @@
 #define KCO_ANN_HUB_UID "federation.kclient.io/hub-uid"
 #define KCO_ANN_HUB_GEN "federation.kclient.io/hub-generation"
 #define KCO_CLUSTER_LABEL "federation.kclient.io/cluster"
+#define KCO_ANN_POLICY "federation.kclient.io/deletion-policy"
+#define KCO_MEMBER_FINALIZER "federation.kclient.io/member-cleanup"
+#define KCO_ANN_FORCE_LEAVE "federation.kclient.io/force-leave"
+
+/* Member write backoff (per member and object) and the hub work queue's
+ * per-key ceiling: edge outages must not park work for a quarter hour. */
+#define KCO_MEMBER_RETRY_BASE_MS 1000
+#define KCO_MEMBER_RETRY_MAX_MS 30000
+#define KCO_QUEUE_MAX_BACKOFF_MS 60000
 
 typedef struct kco_operator kco_operator;
 typedef struct kco_member kco_member;
 typedef struct kco_status_batcher kco_status_batcher;
+typedef struct kco_track kco_track;
+typedef struct kco_sweep kco_sweep;
+
+/* What we know of our writes of one FederatedPodGroup to one member
+ * (track.c).  Strings owned. */
+typedef struct kco_write_state {
+    char *key;
+    int inflight;           /* a write is on its way: never a second one behind it */
+    unsigned failures;      /* in a row, for the backoff */
+    uint64_t retry_at_ns;   /* no write before (monotonic); 0 = now */
+    char *reason, *message; /* the last problem (ApplyFailed, OverrideFailed, ...) or NULL */
+    char *logged;           /* the problem text last logged: each distinct one once */
+    long acked_gen;         /* generation whose apply the member answered; -1 = none */
+    char *acked_uid;        /* hub uid of that apply */
+    uint64_t acked_hash;    /* body of that apply */
+    uint64_t acked_at_ns;
+    char *removed_uid;      /* the member confirmed the copy of this hub uid removed */
+    struct kco_write_state *next;
+} kco_write_state;
 
 typedef struct kco_options {
     const char *kubeconfig;
@@ -83,6 +111,26 @@ struct kco_member {
     int online;                   /* Ready == True */
     int status_dirty;
     int seen;
+    /* lifecycle (lifecycle.c) */
+    char *cluster_id;             /* uid of the member's kube-system namespace */
+    int identity_known;           /* cluster_id read from the member (or unreadable: served anyway) */
+    kc_request *identity_req;
+    char *duplicate_of;           /* the MemberCluster that serves the same cluster, or NULL */
+    char created[40];             /* MemberCluster creationTimestamp: the older of two duplicates serves */
+    char *mc_rv;                  /* MemberCluster resourceVersion (finalizer patches) */
+    cJSON *finalizers;            /* MemberCluster metadata.finalizers (owned) */
+    int leaving;                  /* deletionTimestamp set */
+    int force_leave;              /* annotation federation.kclient.io/force-leave=true */
+    int ever_contacted;           /* answered once (now or, per its status, before) */
+    char leave_reason[32];
+    char *leave_message;
+    kc_request *finalizer_req;
+    kco_sweep *sweep;             /* listing and cleaning copies (leave, other flavour) */
+    int other_flavour_swept;      /* since the client was built */
+    char *fail_logged;            /* the probe failure last logged */
+    char *fin_logged;             /* the finalizer patch failure last logged */
+    uint64_t probe_started_ns;
+    kco_track *track;             /* our writes to this member, per object */
     kco_member *next;
 };
 
@@ -108,11 +156,54 @@ struct kco_operator {
 
 /* members.c */
 void kco_members_schedule_sync(kco_operator *op);
+/* The member is written to: Ready, identity known, not a duplicate, not
+ * leaving, its flavour known and its PodGroup cache synced. */
+int kco_member_serving(const kco_member *m);
+void kco_member_set_ready(kco_member *m, const char *status, const char *reason, const char *msg);
+/* probe.c */
+void kco_probe_start(kco_member *m, long delay_ms); /* no-op while a timer is armed */
+void kco_probe_stop(kco_member *m);
 kco_member *kco_member_find(kco_operator *op, const char *name);
 int kco_member_matches(const kco_member *m, const cJSON *selector);
 void kco_members_free(kco_operator *op);
 void kco_members_write_status(kco_operator *op);
 void kco_iso_time(time_t t, char *buf, size_t len);
+
+/* lifecycle.c: join, leave, duplicates, flavour clean-up */
+/* A member copy is ours on m: our managed-by label, and a cluster label that
+ * is m's name, empty, or names no MemberCluster (adopted). */
+int kco_copy_ours(const kco_member *m, const cJSON *copy);
+void kco_lifecycle_step(kco_member *m);      /* after a sync, a probe, an answer */
+void kco_lifecycle_duplicates(kco_operator *op);
+void kco_lifecycle_stop(kco_member *m);      /* cancel a sweep (the client goes) */
+void kco_lifecycle_free(kco_member *m);
+
+/* track.c */
+kco_track *kco_track_new(void);
+/* The state of key; created (zeroed, acked_gen -1) when create is set.
+ * Borrowed from the table until kco_track_drop. */
+kco_write_state *kco_track_get(kco_track *t, const char *key, int create);
+void kco_track_set_inflight(kco_track *t, kco_write_state *s, int on);
+void kco_track_drop(kco_track *t, const char *key); /* kept while a write is in flight */
+size_t kco_track_inflight(const kco_track *t);
+void kco_track_reset_backoff(kco_track *t);
+void kco_track_free(kco_track *t);
+void kco_state_set_problem(kco_write_state *s, const char *reason, const char *message);
+
+/* desired.c: the member PodGroup we want */
+/* The copy of fpg for m, overrides applied; NULL with *why (owned) when an
+ * override cannot apply. */
+cJSON *kco_desired_member(const cJSON *fpg, const kco_member *m, char **why);
+/* Every field of want is on have with the same value. */
+int kco_subset(const cJSON *want, const cJSON *have);
+const char *kco_meta_map(const cJSON *obj, const char *map, const char *key);
+int kco_placed_on(const cJSON *fpg, const kco_member *m);
+
+/* aggregate.c: member copies -> hub status */
+void kco_aggregate(kco_operator *op, const cJSON *fpg, const char *key);
+/* While the finalizer waits: the Deleting condition with msg. */
+void kco_status_deleting(kco_operator *op, const cJSON *fpg, const char *msg);
+const cJSON *kco_old_entry(const cJSON *fpg, const char *cluster);
 
 /* fpg.c */
 kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *after, void *ud);

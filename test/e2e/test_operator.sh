@@ -180,6 +180,16 @@ metadata:
   name: ghost
   namespace: team1
   labels: {federation.kclient.io/managed-by: kclient-federation, federation.kclient.io/fpg-namespace: team1, federation.kclient.io/fpg-name: ghost}
+  annotations: {federation.kclient.io/deletion-policy: Delete}
+spec: {minMember: 1}
+---
+apiVersion: scheduling.x-k8s.io/v1alpha1
+kind: PodGroup
+metadata:
+  name: ghost-orphan
+  namespace: team1
+  labels: {federation.kclient.io/managed-by: kclient-federation, federation.kclient.io/fpg-namespace: team1, federation.kclient.io/fpg-name: ghost-orphan}
+  annotations: {federation.kclient.io/deletion-policy: Orphan}
 spec: {minMember: 1}
 ---
 apiVersion: scheduling.x-k8s.io/v1alpha1
@@ -187,7 +197,9 @@ kind: PodGroup
 metadata: {name: bystander, namespace: team1}
 spec: {minMember: 1}
 EOF
-eventually 30 "stray copy deleted" sh -c "! kubectl --kubeconfig $E2E_DIR/edge1/kubeconfig -n team1 get podgroups.scheduling.x-k8s.io ghost"
+ghost_orphan_uid=$(edgectl edge1 -n team1 get podgroups.scheduling.x-k8s.io ghost-orphan -o jsonpath='{.metadata.uid}')
+eventually 30 "stray copy (deletion-policy Delete) deleted" sh -c "! kubectl --kubeconfig $E2E_DIR/edge1/kubeconfig -n team1 get podgroups.scheduling.x-k8s.io ghost"
+eventually 30 "stray copy (deletion-policy Orphan) released, not deleted" sh -c "[ \"\$(kubectl --kubeconfig $E2E_DIR/edge1/kubeconfig -n team1 get podgroups.scheduling.x-k8s.io ghost-orphan -o jsonpath='{.metadata.uid}/{.metadata.labels.federation\.kclient\.io/managed-by}')\" = '$ghost_orphan_uid/' ]"
 check "a PodGroup that is not ours is left alone" kubectl --kubeconfig "$E2E_DIR/edge1/kubeconfig" -n team1 get podgroups.scheduling.x-k8s.io bystander
 check "an orphaned copy is left alone" kubectl --kubeconfig "$E2E_DIR/edge1/kubeconfig" -n team1 get podgroups.scheduling.x-k8s.io keep
 
