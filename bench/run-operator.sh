@@ -15,7 +15,7 @@
 #    `kubectl apply --server-side` of generated Lists, and measures the time
 #    until every one shows status.placedClusters=2 and Applied=True;
 # 4. burst phase: patches the status of all 2N member PodGroups to Running
-#    (`kubectl patch-status pg -A -l federation.kclient.io/managed-by=...`
+#    (`kubectl patch-status podgroups.scheduling.x-k8s.io -A -l federation.kclient.io/managed-by=...`
 #    against both edges at once) and measures the time until every
 #    FederatedPodGroup shows phase Running, readyClusters=2, running=6;
 # 5. idle: nothing changes for --idle seconds (default 35); counts what the
@@ -230,7 +230,7 @@ scrape "$E2E_DIR/m1.txt"
 read -r cpu1 hcpu1 ecpu1 < <(cpu_all)
 members=0
 for e in "${EDGES[@]}"; do
-	c=$(edgectl "$e" get pg -n "$NS" -l federation.kclient.io/managed-by=kclient-federation -o name | wc -l)
+	c=$(edgectl "$e" get podgroups.scheduling.x-k8s.io -n "$NS" -l federation.kclient.io/managed-by=kclient-federation -o name | wc -l)
 	log "phase 1: $e holds $c member PodGroups"
 	members=$((members + c))
 done
@@ -242,7 +242,7 @@ log "phase 2: kubectl patch-status on both edges at once ($((2 * N)) member PodG
 t2=$(now)
 pids=()
 for e in "${EDGES[@]}"; do
-	timeout "$TIMEOUT" kubectl patch-status pg -A -l federation.kclient.io/managed-by=kclient-federation \
+	timeout "$TIMEOUT" kubectl patch-status podgroups.scheduling.x-k8s.io -A -l federation.kclient.io/managed-by=kclient-federation \
 		--kubeconfig "$E2E_DIR/$e/kubeconfig" --type merge \
 		--patch "{\"status\":{\"phase\":\"Running\",\"running\":$RUNNING_EACH}}" \
 		</dev/null >"$E2E_DIR/patch-$e.out" 2>&1 &

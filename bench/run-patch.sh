@@ -102,6 +102,8 @@ SERVER=https://127.0.0.1:$(cat "$D/port")
 TOKEN_FILE=$D/admin.token # admin is in system:masters: never throttled by APF
 CA=$D/ca.crt
 K() { kubectl --kubeconfig "$KC" "$@"; }
+# scheduler-plugins' PodGroups, by the full name: "pg" is Volcano's too (crds/ installs both)
+PG=podgroups.scheduling.x-k8s.io
 
 K apply --server-side -f "$ROOT/crds/" >/dev/null
 K wait --for condition=established -f "$ROOT/crds/" --timeout=60s >/dev/null
@@ -125,7 +127,7 @@ VALUE=100
 patch_for() { printf '{"status":{"phase":"Running","running":%d}}' "$1"; }
 check_all() { # value
 	local got
-	got=$(K get pg -n "$NS" -o jsonpath='{range .items[*]}{.status.running}{"\n"}{end}' | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
+	got=$(K get "$PG" -n "$NS" -o jsonpath='{range .items[*]}{.status.running}{"\n"}{end}' | sort | uniq -c | awk '{printf "%s=%s ", $2, $1}')
 	if [ "$got" != "$1=$N " ]; then
 		echo "run-patch: after the run writing $1, objects have: $got" >&2
 		return 1
@@ -134,7 +136,7 @@ check_all() { # value
 
 check_first() { # count value: pg-0 .. pg-(count-1) carry value
 	local bad
-	bad=$(K get pg -n "$NS" -o json | jq --argjson k "$1" --argjson v "$2" \
+	bad=$(K get "$PG" -n "$NS" -o json | jq --argjson k "$1" --argjson v "$2" \
 		'[.items[] | select((.metadata.name | ltrimstr("pg-") | tonumber) < $k) | select(.status.running != $v)] | length')
 	[ "$bad" = 0 ] || { echo "run-patch: $bad of the first $1 objects lack the value $2" >&2; return 1; }
 }
@@ -189,8 +191,8 @@ patch=$(patch_for "$v")
 t0=$(date +%s.%N)
 /usr/bin/time -f '%e %U %S %M' -o "$WORK/time.txt" bash -c '
 	for ((i = 0; i < $1; i++)); do
-		kubectl --kubeconfig "$2" -n "$3" patch pg "pg-$i" --subresource=status --type merge -p "$4" >/dev/null 2>&1 || exit 1
-	done' _ "$KUBECTL_N" "$KC" "$NS" "$patch"
+		kubectl --kubeconfig "$2" -n "$3" patch "$5" "pg-$i" --subresource=status --type merge -p "$4" >/dev/null 2>&1 || exit 1
+	done' _ "$KUBECTL_N" "$KC" "$NS" "$patch" "$PG"
 t1=$(date +%s.%N)
 python3 "$BENCH/report.py" timed "$WORK/time.txt" kubectl "$KUBECTL_N" 1 "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b - a}')" | emit kubectl 1
 check_first "$KUBECTL_N" "$v"
@@ -201,13 +203,13 @@ if ((!SKIP_PY)); then
 		--patch "$(patch_for "$v")" "$PY_N" | emit python 1
 	check_first "$PY_N" "$v"
 fi
-SAMPLE=$(K get pg pg-0 -n "$NS" -o json | jq -c 'del(.metadata.managedFields)')
+SAMPLE=$(K get "$PG" pg-0 -n "$NS" -o json | jq -c 'del(.metadata.managedFields)')
 if ((OWN_CLUSTER)); then
 	"$ROOT/test/local-cluster" stop "$D" >/dev/null
 	OWN_CLUSTER=0
 	D=""
 else
-	K delete pg --all -n "$NS" --wait=false >/dev/null 2>&1 || true
+	K delete "$PG" --all -n "$NS" --wait=false >/dev/null 2>&1 || true
 fi
 
 # --- 6. client only: nghttpd ----------------------------------------------

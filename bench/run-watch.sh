@@ -97,7 +97,7 @@ OBJ_LEN=$(K get --raw "/apis/scheduling.x-k8s.io/v1alpha1/namespaces/$PROBE_NS/p
 # ADDED lacks the status and its managedFields entry (~200 B); envelope ~25 B
 PAD=$((SIZE - OBJ_LEN - 25 + 100))
 ((PAD > 0)) || PAD=0
-K delete pg --all -n "$PROBE_NS" --wait=false >/dev/null 2>&1 || true
+K delete podgroups.scheduling.x-k8s.io --all -n "$PROBE_NS" --wait=false >/dev/null 2>&1 || true
 log "objects: ${OBJ_LEN} B unpadded with status, padding each by $PAD B"
 
 : >"$OUT"
@@ -158,7 +158,7 @@ wait "$CURL_PID" 2>/dev/null || true
 LINES=$(wc -l <"$WORK/stream.jsonl")
 log "recorded stream: $LINES events, $(wc -c <"$WORK/stream.jsonl") bytes"
 head -n "$EVENTS" "$WORK/stream.jsonl" >"$WORK/stream.full.jsonl" # whole lines only
-if ((!OWN_CLUSTER)); then K delete pg --all -n "$NS" --wait=false >/dev/null 2>&1 || true; fi
+if ((!OWN_CLUSTER)); then K delete podgroups.scheduling.x-k8s.io --all -n "$NS" --wait=false >/dev/null 2>&1 || true; fi
 if ((OWN_CLUSTER)); then "$ROOT/test/local-cluster" stop "$D" >/dev/null; OWN_CLUSTER=0; D=""; fi
 
 log "decoding the recorded stream: kclient, then client-go"

@@ -27,6 +27,11 @@ export PATH=$BUILD_DIR/kclient:$PATH
 NS=ai-team       # namespace of the FederatedPodGroup (hub) and of its member copies
 BULK_NS=bulk     # namespace of the 1,000 PodGroups on edge1
 BULK_N=1000
+# The member PodGroups are scheduler-plugins' (both edges are Coscheduling
+# members). Always by the full name: the short name "pg" is Volcano's too,
+# and with both CRDs installed (as here, and on clusters that run both
+# schedulers) a bare "pg" means Volcano's.
+PG=podgroups.scheduling.x-k8s.io
 EDGES=(edge1 edge2)
 declare -A REGION=([edge1]=guangzhou [edge2]=shenzhen)
 t_start=$SECONDS
@@ -158,21 +163,21 @@ spec:
 YAML
 
 say "waiting for the member PodGroups on each edge …"
-member_pg() { edgectl "$1" get pg -n "$NS" train-llm >/dev/null 2>&1; }
+member_pg() { edgectl "$1" get "$PG" -n "$NS" train-llm >/dev/null 2>&1; }
 for e in "${EDGES[@]}"; do
 	wait_for 30 "PodGroup $NS/train-llm on $e" member_pg "$e" || die "no member PodGroup on $e"
-	echo "-- kubectl get pg -A   ($e, region ${REGION[$e]})"
-	edgectl "$e" get pg -A
+	echo "-- kubectl get $PG -A   ($e, region ${REGION[$e]})"
+	edgectl "$e" get "$PG" -A
 done
-[[ $(edgectl edge1 get pg -n "$NS" train-llm -o jsonpath='{.spec.minMember}') == 8 ]] || die "edge1: minMember is not 8"
-[[ $(edgectl edge2 get pg -n "$NS" train-llm -o jsonpath='{.spec.minMember}') == 4 ]] || die "edge2: the override (minMember 4) was not applied"
+[[ $(edgectl edge1 get "$PG" -n "$NS" train-llm -o jsonpath='{.spec.minMember}') == 8 ]] || die "edge1: minMember is not 8"
+[[ $(edgectl edge2 get "$PG" -n "$NS" train-llm -o jsonpath='{.spec.minMember}') == 4 ]] || die "edge2: the override (minMember 4) was not applied"
 echo "   edge1 minMember 8 (template), edge2 minMember 4 (override)"
 
 # --- 4. member schedulers report Running; the hub aggregates ----------------------------
 say "simulating the member schedulers: the member PodGroups move to Running (status patches) …"
 declare -A RUNNING=([edge1]=8 [edge2]=4)
 for e in "${EDGES[@]}"; do
-	edgectl "$e" patch pg -n "$NS" train-llm --subresource=status --type merge \
+	edgectl "$e" patch "$PG" -n "$NS" train-llm --subresource=status --type merge \
 		-p "{\"status\":{\"phase\":\"Running\",\"running\":${RUNNING[$e]}}}" >/dev/null
 	echo "   $e: phase Running, running ${RUNNING[$e]}"
 done
@@ -211,22 +216,22 @@ for part in 0 1 2 3; do
 	pids+=($!)
 done
 for p in "${pids[@]}"; do wait "$p" || die "creating the PodGroups failed"; done
-created=$(edgectl edge1 get pg -n "$BULK_NS" -l app=bulk-demo -o name | wc -l)
+created=$(edgectl edge1 get "$PG" -n "$BULK_NS" -l app=bulk-demo -o name | wc -l)
 printf '   %d PodGroups created in %ss\n' "$created" "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')"
 ((created == BULK_N)) || die "expected $BULK_N PodGroups, found $created"
 
-say "kubectl patch-status pg -n $BULK_NS -l app=bulk-demo --patch '{\"status\":{\"phase\":\"Running\"}}' …"
+say "kubectl patch-status $PG -n $BULK_NS -l app=bulk-demo --patch '{\"status\":{\"phase\":\"Running\"}}' …"
 # kubectl finds the plugin kubectl-patch_status on PATH
-KUBECONFIG=$E2E_DIR/edge1/kubeconfig kubectl patch-status pg -n "$BULK_NS" -l app=bulk-demo \
+KUBECONFIG=$E2E_DIR/edge1/kubeconfig kubectl patch-status "$PG" -n "$BULK_NS" -l app=bulk-demo \
 	--patch '{"status":{"phase":"Running"}}' </dev/null ||
 	die "kubectl patch-status failed"
 
 say "checking with kubectl that all $BULK_N are Running …"
-read -r total running < <(edgectl edge1 get pg -n "$BULK_NS" -l app=bulk-demo -o json |
+read -r total running < <(edgectl edge1 get "$PG" -n "$BULK_NS" -l app=bulk-demo -o json |
 	jq -r '[.items | length, (map(select(.status.phase == "Running")) | length)] | @tsv')
 echo "   $running of $total PodGroups are Running"
 ((total == BULK_N && running == BULK_N)) || die "not all $BULK_N PodGroups are Running"
-edgectl edge1 get pg -n "$BULK_NS" job-0000 job-0001 job-0999
+edgectl edge1 get "$PG" -n "$BULK_NS" job-0000 job-0001 job-0999
 
 say "the operator's counters (/metrics) …"
 curl -sf "http://127.0.0.1:$metrics_port/metrics" |

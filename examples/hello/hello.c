@@ -1,6 +1,9 @@
 /* kclient-hello: a small program that uses only kclient's public header.
- * Resolves "pg" by discovery, makes a namespace, server-side applies three
- * PodGroups and their status, and lists them back.
+ * Resolves scheduler-plugins' PodGroup by discovery, makes a namespace,
+ * server-side applies three PodGroups and their status, and lists them back.
+ * The name is the full one, podgroups.scheduling.x-k8s.io: the short name
+ * "pg" is Volcano's PodGroup's too and, where both are installed, resolves
+ * to Volcano's (discovery order, as kubectl does).
  *   kclient-hello [--kubeconfig FILE] [--context NAME] */
 #include <cJSON.h>
 #include <kclient/kclient.h>
@@ -93,11 +96,12 @@ int main(int argc, char **argv)
     cJSON_Delete(v);
     free(version);
 
+    static const char pg_name[] = "podgroups.scheduling.x-k8s.io";
     kc_resource_info pg;
-    if (kc_discovery_resolve(c, "pg", &pg, &err) != KC_OK)
+    if (kc_discovery_resolve(c, pg_name, &pg, &err) != KC_OK)
         return fail("discovery", &err);
-    printf("\"pg\" is %s.%s/%s (kind %s, status subresource: %s)\n", pg.resource, pg.group,
-           pg.version, pg.kind, pg.has_status ? "yes" : "no");
+    printf("\"%s\" is %s.%s/%s (kind %s, status subresource: %s)\n", pg_name, pg.resource,
+           pg.group, pg.version, pg.kind, pg.has_status ? "yes" : "no");
     int rc = ensure_namespace(c, "kclient-demo");
     for (int i = 0; i < 3 && rc == 0; i++)
         rc = apply_podgroup(c, &pg, "kclient-demo", i);

@@ -20,5 +20,5 @@ grep -q 'demo-2     phase=Running running=3' "$prefix/out1"
 # 2. find_package(kclient)
 cmake -S "$src/examples/hello" -B "$prefix/hb" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$prefix/hb" >/dev/null
-LD_LIBRARY_PATH=$libdir "$prefix/hb/kclient-hello" --kubeconfig "$cluster/kubeconfig" | grep -q '"pg" is podgroups.scheduling.x-k8s.io/v1alpha1'
+LD_LIBRARY_PATH=$libdir "$prefix/hb/kclient-hello" --kubeconfig "$cluster/kubeconfig" | grep -q '"podgroups.scheduling.x-k8s.io" is podgroups.scheduling.x-k8s.io/v1alpha1 (kind PodGroup, status subresource: yes)'
 echo "install_and_consume: ok (pkg-config and find_package)"

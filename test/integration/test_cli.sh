@@ -26,6 +26,9 @@ expect_grep() { # file pattern description
 }
 
 ns=cli-$$
+# scheduler-plugins' PodGroups, by the full name: "pg" is also Volcano's
+# (crds/ installs both) and then means Volcano's, which has no status subresource
+PG=podgroups.scheduling.x-k8s.io
 kubectl create namespace "$ns" >/dev/null
 gen_podgroups() { # count label
 	python3 - "$1" "$2" <<'PY'
@@ -43,9 +46,9 @@ gen_podgroups 300 cli | kubectl apply -n "$ns" --server-side -f - >/dev/null
 expect_exit 0 "--help" kubectl patch-status --help
 expect_grep "$work/out" "Examples:" "--help shows examples"
 expect_exit 2 "no arguments is a usage error" kubectl patch-status
-expect_exit 2 "bad --type" kubectl patch-status pg x --type strategic --patch '{}'
+expect_exit 2 "bad --type" kubectl patch-status "$PG" x --type strategic --patch '{}'
 expect_grep "$work/err" "strategic merge" "bad --type explains why"
-expect_exit 2 "two patch sources" kubectl patch-status pg x --patch '{}' --items -
+expect_exit 2 "two patch sources" kubectl patch-status "$PG" x --patch '{}' --items -
 # a patch that is not JSON/YAML fails before any request: the server here does not exist
 cat >"$work/nowhere.kubeconfig" <<KC
 apiVersion: v1
@@ -56,26 +59,26 @@ users: [{name: u, user: {token: abc}}]
 contexts: [{name: c, context: {cluster: x, user: u}}]
 KC
 expect_exit 2 "invalid patch rejected before any request" \
-	kubectl-patch_status pg x --kubeconfig "$work/nowhere.kubeconfig" --patch '{"status": [unclosed'
+	kubectl-patch_status "$PG" x --kubeconfig "$work/nowhere.kubeconfig" --patch '{"status": [unclosed'
 expect_grep "$work/err" "neither JSON nor YAML" "invalid patch message"
 expect_exit 2 "unknown resource" kubectl patch-status nosuchthings x --patch '{}'
 expect_grep "$work/err" "doesn't have a resource type \"nosuchthings\"" "unknown resource named"
-expect_exit 2 "missing kubeconfig file" kubectl-patch_status pg x --patch '{}' --kubeconfig /nonexistent/kc
+expect_exit 2 "missing kubeconfig file" kubectl-patch_status "$PG" x --patch '{}' --kubeconfig /nonexistent/kc
 expect_grep "$work/err" "/nonexistent/kc" "missing kubeconfig named"
 
 # selector run through kubectl, summary output, YAML patch
 expect_exit 0 "selector run (300 objects, YAML patch)" \
-	kubectl patch-status pg -n "$ns" -l batch=cli --patch 'status: {phase: Running, running: 2}'
+	kubectl patch-status "$PG" -n "$ns" -l batch=cli --patch 'status: {phase: Running, running: 2}'
 expect_grep "$work/out" "patched 300 of 300 podgroups.scheduling.x-k8s.io/status" "summary line"
-n=$(kubectl get pg -n "$ns" -o json | jq '[.items[] | select(.status.phase == "Running")] | length')
+n=$(kubectl get "$PG" -n "$ns" -o json | jq '[.items[] | select(.status.phase == "Running")] | length')
 [ "$n" = 300 ] && ok "300 objects read back Running" || bad "read back: $n Running"
-m=$(kubectl get pg -n "$ns" pg-7 -o json --show-managed-fields |
+m=$(kubectl get "$PG" -n "$ns" pg-7 -o json --show-managed-fields |
 	jq -r '.metadata.managedFields[] | select(.manager == "kubectl-patch-status") | .subresource')
 [ "$m" = status ] && ok "managedFields: kubectl-patch-status on status" || bad "managedFields: '$m'"
 
 # names, merge type, json output
 expect_exit 0 "names with --type merge -o json" \
-	kubectl patch-status pg pg-1 pg-2 -n "$ns" --type merge --patch '{"status":{"phase":"Pending"}}' -o json
+	kubectl patch-status "$PG" pg-1 pg-2 -n "$ns" --type merge --patch '{"status":{"phase":"Pending"}}' -o json
 [ "$(grep -c '"outcome":"ok"' "$work/out")" = 2 ] && ok "two json results" || bad "json results: $(cat "$work/out")"
 
 # --items with a malformed line and a missing object: reported, not dropped
@@ -87,23 +90,23 @@ expect_exit 0 "names with --type merge -o json" \
 	echo '{"namespace":"'"$ns"'","name":"pg-12"}'
 } >"$work/items.jsonl"
 expect_exit 2 "--items and --patch-file together is a usage error" \
-	kubectl patch-status pg -n "$ns" --items "$work/items.jsonl" --patch-file /dev/null
-kubectl patch-status pg -n "$ns" --items - -o json <"$work/items.jsonl" >"$work/out" 2>"$work/err"
+	kubectl patch-status "$PG" -n "$ns" --items "$work/items.jsonl" --patch-file /dev/null
+kubectl patch-status "$PG" -n "$ns" --items - -o json <"$work/items.jsonl" >"$work/out" 2>"$work/err"
 code=$?
 [ $code = 1 ] && ok "--items - exit 1 on failures" || bad "--items - exit $code"
 expect_grep "$work/out" '"name":"pg-10","outcome":"ok"' "good line ok"
 expect_grep "$work/out" '"outcome":"invalid".*line 2: not a JSON object' "malformed line reported with its number"
 expect_grep "$work/out" '"name":"no-such-pg","outcome":"not-found","status":404' "missing object is not-found"
 [ "$(wc -l <"$work/out")" = 4 ] && ok "one result per non-blank line (4)" || bad "results: $(wc -l <"$work/out")"
-kubectl patch-status pg -n "$ns" --items - --on-bad-line abort <"$work/items.jsonl" >"$work/out" 2>"$work/err"
+kubectl patch-status "$PG" -n "$ns" --items - --on-bad-line abort <"$work/items.jsonl" >"$work/out" 2>"$work/err"
 code=$?
 [ $code = 1 ] && ok "--on-bad-line abort exits 1" || bad "abort exit $code"
 expect_grep "$work/err" "stdin line 2: not a JSON object" "abort names the line"
 
 # dry run changes nothing
-before=$(kubectl get pg -n "$ns" pg-20 -o jsonpath='{.status.phase}')
-expect_exit 0 "dry run" kubectl patch-status pg pg-20 -n "$ns" --patch '{"status":{"phase":"Failed"}}' --dry-run=server
-after=$(kubectl get pg -n "$ns" pg-20 -o jsonpath='{.status.phase}')
+before=$(kubectl get "$PG" -n "$ns" pg-20 -o jsonpath='{.status.phase}')
+expect_exit 0 "dry run" kubectl patch-status "$PG" pg-20 -n "$ns" --patch '{"status":{"phase":"Failed"}}' --dry-run=server
+after=$(kubectl get "$PG" -n "$ns" pg-20 -o jsonpath='{.status.phase}')
 [ "$before" = "$after" ] && ok "dry run wrote nothing ($after)" || bad "dry run changed $before -> $after"
 
 # memory stays flat: 10,000 vs 100,000 streamed items (dry run: every item goes to the server)
@@ -116,7 +119,7 @@ for i in range(n):
 ' "$1"
 }
 rss() { # items -> peak RSS in KiB
-	gen_items "$1" | /usr/bin/time -f %M -o "$work/rss" kubectl-patch_status pg -n "$ns" --items - \
+	gen_items "$1" | /usr/bin/time -f %M -o "$work/rss" kubectl-patch_status "$PG" -n "$ns" --items - \
 		--dry-run=server --concurrency 64 >"$work/out.$1" 2>"$work/err.$1"
 	local code=$?
 	[ $code = 0 ] || { bad "$1 items: exit $code"; tail -3 "$work/err.$1"; }

@@ -5,6 +5,11 @@
 #  - valid MemberCluster / FederatedPodGroup objects are accepted, invalid
 #    ones rejected with the right message, defaults applied, printer columns
 #    shown, status subresources behave (and the Volcano PodGroup has none);
+#  - the two PodGroup CRDs are those of the upstream releases their headers
+#    name (names, short names, scope, subresources, printer columns, schema:
+#    a digest of all of it without descriptions), so that with both
+#    installed the short name "pg" is ambiguous exactly as on a real cluster
+#    that runs both schedulers, and the full names are not;
 #  - `kubectl kustomize deploy/` is accepted by a server-side dry run;
 #  - the operator's RBAC grants exactly what it needs and nothing broader
 #    (kubectl auth can-i as its ServiceAccount, and a real token).
@@ -72,9 +77,56 @@ expect_eq "MemberCluster: cluster-scoped, short name mc, status subresource" \
 expect_eq "FederatedPodGroup: namespaced, short name fpg, status subresource" \
 	"$(crd_field federatedpodgroups.federation.kclient.io '{.spec.scope} {.spec.names.shortNames} {.spec.versions[0].subresources}')" \
 	'Namespaced ["fpg"] {"status":{}}'
-expect_eq "Volcano PodGroup: v1beta1, short name vcpg (not pg), no subresources" \
-	"$(crd_field podgroups.scheduling.volcano.sh '{.spec.versions[0].name} {.spec.names.shortNames} {.spec.versions[0].subresources}')" \
-	'v1beta1 ["vcpg"] '
+
+# The PodGroup CRDs are copies of upstream's (see their header comments):
+# Volcano v1.15.1 and scheduler-plugins v0.34.7.
+vcr=podgroups.scheduling.volcano.sh spr=podgroups.scheduling.x-k8s.io
+crd_json() { kubectl get crd "$1" -o json 2>/dev/null | jq -c "$2"; }
+expect_eq "Volcano PodGroup: group, names and short names of upstream v1.15.1" \
+	"$(crd_json "$vcr" '[.spec.group, .spec.names]')" \
+	'["scheduling.volcano.sh",{"kind":"PodGroup","listKind":"PodGroupList","plural":"podgroups","shortNames":["pg","podgroup-v1beta1"],"singular":"podgroup"}]'
+expect_eq "Volcano PodGroup: Namespaced, v1beta1 served and stored, NO subresources" \
+	"$(crd_json "$vcr" '[.spec.scope, [.spec.versions[] | [.name, .served, .storage, (.subresources // {} | keys)]]]')" \
+	'["Namespaced",[["v1beta1",true,true,[]]]]'
+expect_eq "Volcano PodGroup: printer columns of upstream" \
+	"$(crd_json "$vcr" '[.spec.versions[0].additionalPrinterColumns[] | "\(.name)=\(.jsonPath)/\(.priority // 0)"]')" \
+	'["STATUS=.status.phase/0","minMember=.spec.minMember/0","RUNNINGS=.status.running/0","AGE=.metadata.creationTimestamp/0","QUEUE=.spec.queue/1"]'
+expect_eq "scheduler-plugins PodGroup: group, names and short names of upstream v0.34.7" \
+	"$(crd_json "$spr" '[.spec.group, .spec.names]')" \
+	'["scheduling.x-k8s.io",{"kind":"PodGroup","listKind":"PodGroupList","plural":"podgroups","shortNames":["pg","pgs"],"singular":"podgroup"}]'
+expect_eq "scheduler-plugins PodGroup: Namespaced, v1alpha1 served and stored, status subresource" \
+	"$(crd_json "$spr" '[.spec.scope, [.spec.versions[] | [.name, .served, .storage, (.subresources // {} | keys)]]]')" \
+	'["Namespaced",[["v1alpha1",true,true,["status"]]]]'
+expect_eq "scheduler-plugins PodGroup: printer columns of upstream" \
+	"$(crd_json "$spr" '[.spec.versions[0].additionalPrinterColumns[] | "\(.name)=\(.jsonPath)/\(.priority // 0)"]')" \
+	'["Phase=.status.phase/0","MinMember=.spec.minMember/0","Running=.status.running/0","Succeeded=.status.succeeded/0","Failed=.status.failed/0","Age=.metadata.creationTimestamp/0"]'
+# Everything a client or the server acts on (group, names, scope, versions,
+# subresources, printer columns, the whole schema with its types, formats,
+# enums, minimums, maxLengths, patterns, defaults, required and
+# x-kubernetes-* markers), without the descriptions, as a digest.  The
+# expected digests are those of the upstream files themselves, computed with
+# the same filter:
+#   python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))' \
+#     <UPSTREAM.yaml | jq -cS "$crd_norm" | sha256sum
+# (the same as applying the upstream file to a scratch cluster and running
+# crd_digest there: the server keeps these fields as given).
+# A mismatch means our copy drifted from upstream: fix the copy, never the
+# digest (unless moving both the copy and its header to another release).
+crd_norm='def nodesc: walk(if type == "object" then del(.description) else . end);
+	{group: .spec.group, names: .spec.names, scope: .spec.scope,
+	 versions: [.spec.versions[] | {name, served, storage, subresources: (.subresources // {}),
+	   additionalPrinterColumns: (.additionalPrinterColumns // []), schema}]} | nodesc'
+crd_digest() { kubectl get crd "$1" -o json 2>/dev/null | jq -cS "$crd_norm" | sha256sum | cut -d' ' -f1; }
+expect_eq "Volcano PodGroup: schema identical to upstream v1.15.1 (digest)" "$(crd_digest "$vcr")" \
+	015a3d565415771c9a5b546992b565b0d52adb93473cb43ecf932801222e8159
+expect_eq "scheduler-plugins PodGroup: schema identical to upstream v0.34.7 (digest)" "$(crd_digest "$spr")" \
+	cd64ef6f05e52a91da0e3bd56472bcceb5ca8582352827798ce4ba2cd3aaa861
+# what the server serves (discovery), which is what kubectl and kclient resolve
+disc() { kubectl get --raw "$1" 2>/dev/null | jq -c '[.resources[] | [.name, .namespaced, (.shortNames // [])]]'; }
+expect_eq "discovery: scheduling.volcano.sh/v1beta1 serves podgroups (pg, podgroup-v1beta1), no podgroups/status" \
+	"$(disc /apis/scheduling.volcano.sh/v1beta1)" '[["podgroups",true,["pg","podgroup-v1beta1"]]]'
+expect_eq "discovery: scheduling.x-k8s.io/v1alpha1 serves podgroups (pg, pgs) and podgroups/status" \
+	"$(disc /apis/scheduling.x-k8s.io/v1alpha1)" '[["podgroups",true,["pg","pgs"]],["podgroups/status",true,[]]]'
 
 kubectl create namespace "$ns" >/dev/null 2>&1
 
@@ -240,6 +292,8 @@ expect_eq "both clusters[] entries kept (list-map keyed by clusterName)" \
 	"$(kubectl get fpg -n "$ns" full -o json 2>/dev/null | jq -c '[.status.clusters[].clusterName] | sort')" '["edge-a","edge-b"]'
 
 # ---------------------------------------------------------------- Volcano PodGroup
+# Always by its full name: "pg" may mean either flavour (see below).
+vc() { kubectl -n "$ns" "$1" "$vcr" "${@:2}"; }
 cat >"$work/vcpg.yaml" <<'EOF'
 apiVersion: scheduling.volcano.sh/v1beta1
 kind: PodGroup
@@ -252,16 +306,79 @@ status:
 EOF
 expect_ok "Volcano PodGroup (with status, whole object) created" kubectl create -n "$ns" -f "$work/vcpg.yaml"
 expect_eq "Volcano status written with the object (no subresource)" \
-	"$(kubectl get vcpg -n "$ns" vc -o jsonpath='{.status.phase} {.status.conditions[0].transitionID}' 2>/dev/null)" "Inqueue t-1"
+	"$(vc get vc -o jsonpath='{.status.phase} {.status.conditions[0].transitionID}' 2>/dev/null)" "Inqueue t-1"
 expect_eq "PATCH .../status of a Volcano PodGroup is 404" \
 	"$(http_code PATCH "/apis/scheduling.volcano.sh/v1beta1/namespaces/$ns/podgroups/vc/status" application/merge-patch+json '{"status":{"phase":"Running"}}')" 404
 expect_eq "PATCH .../status of a FederatedPodGroup is 200" \
 	"$(http_code PATCH "/apis/federation.kclient.io/v1alpha1/namespaces/$ns/federatedpodgroups/full/status" application/merge-patch+json '{"status":{"running":9}}')" 200
 expect_reject "Volcano phase Finished rejected" 'status.phase: Unsupported value: "Finished"' \
-	kubectl patch vcpg -n "$ns" vc --type=merge -p '{"status":{"phase":"Finished"}}'
-kubectl get vcpg -n "$ns" >"$work/out" 2>/dev/null
-expect_eq "kubectl get vcpg: columns and values" "$(tr -s ' ' <"$work/out" | cut -d' ' -f1-4 | paste -sd'|')" \
-	"NAME STATUS MINMEMBER RUNNING|vc Inqueue 2 1"
+	vc patch vc --type=merge -p '{"status":{"phase":"Finished"}}'
+expect_reject "Volcano running -1 rejected" 'status.running in body should be greater than or equal to 0' \
+	vc patch vc --type=merge -p '{"status":{"running":-1}}'
+vc get >"$work/out" 2>/dev/null
+expect_eq "kubectl get $vcr: columns and values" "$(tr -s ' ' <"$work/out" | cut -d' ' -f1-4 | paste -sd'|')" \
+	"NAME STATUS MINMEMBER RUNNINGS|vc Inqueue 2 1"
+printf 'apiVersion: scheduling.volcano.sh/v1beta1\nkind: PodGroup\nmetadata: {name: vc-min}\nspec: {minMember: 1}\n' >"$work/vcmin.yaml"
+expect_ok "Volcano PodGroup without queue created" kubectl create -n "$ns" -f "$work/vcmin.yaml"
+expect_eq "Volcano queue defaults to \"default\"" "$(vc get vc-min -o jsonpath='{.spec.queue}' 2>/dev/null)" default
+printf 'apiVersion: scheduling.volcano.sh/v1beta1\nkind: PodGroup\nmetadata: {name: vc-bad}\nspec: {minMember: 1, queue: Not_A_Queue}\n' >"$work/vcbad.yaml"
+expect_reject "Volcano queue that is not a DNS subdomain rejected" 'spec.queue in body should match' \
+	kubectl create -n "$ns" -f "$work/vcbad.yaml"
+printf 'apiVersion: scheduling.volcano.sh/v1beta1\nkind: PodGroup\nmetadata: {name: vc-sub}\nspec: {minMember: 1, subGroupPolicy: [{name: g}]}\n' >"$work/vcsub.yaml"
+expect_ok "Volcano PodGroup with a subGroupPolicy created" kubectl create -n "$ns" -f "$work/vcsub.yaml"
+expect_eq "Volcano subGroupPolicy defaults (subGroupSize 1, minSubGroups 0)" \
+	"$(vc get vc-sub -o json 2>/dev/null | jq -c '.spec.subGroupPolicy[0] | [.subGroupSize, .minSubGroups]')" '[1,0]'
+
+# ---------------------------------------------------------------- scheduler-plugins PodGroup
+sp() { kubectl -n "$ns" "$1" "$spr" "${@:2}"; }
+printf 'apiVersion: scheduling.x-k8s.io/v1alpha1\nkind: PodGroup\nmetadata: {name: sp}\nspec: {minMember: 3, scheduleTimeoutSeconds: 60, minResources: {cpu: "2"}}\n' >"$work/sp.yaml"
+expect_ok "scheduler-plugins PodGroup created" kubectl create -n "$ns" -f "$work/sp.yaml"
+expect_ok "scheduler-plugins status written through /status" \
+	sp patch sp --subresource=status --type=merge -p '{"status":{"phase":"Scheduling","running":2,"succeeded":1}}'
+expect_eq "scheduler-plugins status kept" "$(sp get sp -o jsonpath='{.status.phase} {.status.running}' 2>/dev/null)" "Scheduling 2"
+sp patch sp --type=merge -p '{"status":{"phase":"Failed"}}' >/dev/null 2>&1
+expect_eq "scheduler-plugins status in a main-resource patch ignored (subresource)" \
+	"$(sp get sp -o jsonpath='{.status.phase}' 2>/dev/null)" Scheduling
+printf 'apiVersion: scheduling.x-k8s.io/v1alpha1\nkind: PodGroup\nmetadata: {name: sp-zero}\nspec: {minMember: 0}\n' >"$work/spzero.yaml"
+expect_reject "scheduler-plugins minMember 0 rejected (minimum 1 upstream)" \
+	'spec.minMember in body should be greater than or equal to 1' kubectl create -n "$ns" -f "$work/spzero.yaml"
+sp get >"$work/out" 2>/dev/null
+# (FAILED is empty here, no status.failed: the first five columns)
+expect_eq "kubectl get $spr: columns and values" "$(tr -s ' ' <"$work/out" | cut -d' ' -f1-5 | paste -sd'|')" \
+	"NAME PHASE MINMEMBER RUNNING SUCCEEDED|sp Scheduling 3 2 1"
+
+# ---------------------------------------------------------------- both flavours installed
+# As on a cluster that runs both schedulers: the same plural and the same
+# short name "pg" in two groups.  kubectl (and kclient's resolver) pick by
+# discovery order; Volcano's group sorts first, so "pg" is expected to be
+# Volcano's, with kubectl's warning naming the other.  Whatever it picks,
+# the full names are exact, and nothing of ours may use the short name.
+for f in sp vc; do
+	printf 'apiVersion: %s\nkind: PodGroup\nmetadata: {name: both}\nspec: {minMember: 1}\n' \
+		"$([ $f = sp ] && echo scheduling.x-k8s.io/v1alpha1 || echo scheduling.volcano.sh/v1beta1)" >"$work/both-$f.yaml"
+	kubectl create -n "$ns" -f "$work/both-$f.yaml" >/dev/null 2>&1
+done
+pg_api=$(kubectl get pg -n "$ns" both -o jsonpath='{.apiVersion}' 2>"$work/err")
+case $pg_api in
+scheduling.volcano.sh/v1beta1 | scheduling.x-k8s.io/v1alpha1)
+	ok "kubectl get pg resolves to one of the two: $pg_api" ;;
+*) bad "kubectl get pg: got '$pg_api'"; show "$work/err" ;;
+esac
+if grep -q 'short name "pg" could also match' "$work/err"; then
+	ok "kubectl warns that \"pg\" is ambiguous: $(grep -o 'short name "pg" could also match.*' "$work/err")"
+else bad "kubectl get pg: no ambiguity warning"; show "$work/err"; fi
+expect_eq "kubectl get $spr is scheduler-plugins'" \
+	"$(sp get both -o jsonpath='{.apiVersion}' 2>/dev/null)" scheduling.x-k8s.io/v1alpha1
+expect_eq "kubectl get $vcr is Volcano's" \
+	"$(vc get both -o jsonpath='{.apiVersion}' 2>/dev/null)" scheduling.volcano.sh/v1beta1
+expect_eq "kubectl get pgs (scheduler-plugins only) is exact" \
+	"$(kubectl get pgs -n "$ns" both -o jsonpath='{.apiVersion}' 2>/dev/null)" scheduling.x-k8s.io/v1alpha1
+expect_eq "kubectl get podgroup-v1beta1 (Volcano only) is exact" \
+	"$(kubectl get podgroup-v1beta1 -n "$ns" both -o jsonpath='{.apiVersion}' 2>/dev/null)" scheduling.volcano.sh/v1beta1
+expect_ok "status patch of $spr by its full name (as the demo does)" \
+	sp patch both --subresource=status --type=merge -p '{"status":{"phase":"Running","running":1}}'
+expect_eq "... lands on the scheduler-plugins object" "$(sp get both -o jsonpath='{.status.phase}' 2>/dev/null)" Running
+expect_eq "... and not on the Volcano one" "$(vc get both -o jsonpath='{.status.phase}' 2>/dev/null)" ""
 
 # ---------------------------------------------------------------- deploy/
 if kubectl kustomize "$top/deploy" >"$work/deploy.yaml" 2>"$work/err"; then ok "kubectl kustomize deploy/"; else

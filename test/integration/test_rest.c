@@ -408,15 +408,23 @@ static void expect_resolves(const char *name, const char *group, const char *res
 
 START_TEST(discovery_names)
 {
-    expect_resolves("pg", PG_GROUP, "podgroups", 1, 1);
-    /* crds/ also installs Volcano's podgroups.scheduling.volcano.sh: a bare
-     * "podgroups" is ambiguous and, as with kubectl, the server's discovery
-     * order decides; the short name and the qualified names are exact */
-    kc_resource_info amb;
-    kc_error e2 = KC_ERROR_INIT;
-    KCT_OK(kc_discovery_resolve(cl, "podgroups", &amb, &e2), &e2);
-    ck_assert(!strcmp(amb.group, PG_GROUP) || !strcmp(amb.group, "scheduling.volcano.sh"));
-    kc_resource_info_clear(&amb);
+    /* crds/ installs scheduler-plugins' and Volcano's PodGroups, copies of
+     * upstream's: both serve "podgroups" with the short name "pg". A bare
+     * "podgroups" or "pg" is ambiguous and, as with kubectl, the server's
+     * discovery order decides (Volcano's group sorts first); the short names
+     * of one flavour only and the qualified names are exact */
+    const char *ambiguous[] = {"pg", "podgroups", "podgroup", "PodGroup"};
+    for (size_t i = 0; i < sizeof(ambiguous) / sizeof(ambiguous[0]); i++) {
+        kc_resource_info amb;
+        kc_error e2 = KC_ERROR_INIT;
+        KCT_OK(kc_discovery_resolve(cl, ambiguous[i], &amb, &e2), &e2);
+        ck_assert_msg(!strcmp(amb.group, PG_GROUP) || !strcmp(amb.group, "scheduling.volcano.sh"),
+                      "%s resolved to group %s", ambiguous[i], amb.group);
+        ck_assert_str_eq(amb.resource, "podgroups");
+        kc_resource_info_clear(&amb);
+    }
+    expect_resolves("pgs", PG_GROUP, "podgroups", 1, 1);
+    expect_resolves("podgroup-v1beta1", "scheduling.volcano.sh", "podgroups", 1, 0);
     expect_resolves("podgroups.scheduling.volcano.sh", "scheduling.volcano.sh", "podgroups", 1, 0);
     expect_resolves("podgroups.scheduling.x-k8s.io", PG_GROUP, "podgroups", 1, 1);
     expect_resolves("podgroups.v1alpha1.scheduling.x-k8s.io", PG_GROUP, "podgroups", 1, 1);

@@ -206,6 +206,7 @@ exec_user() { # script token-file
 key_data() { base64 -w0 <"$1"; }
 
 # ---------------------------------------------------------------- 1. CLI
+PG=podgroups.scheduling.x-k8s.io # by the full name: "pg" is Volcano's too (crds/ installs both)
 mainctl create namespace "$ns" >/dev/null
 printf 'apiVersion: scheduling.x-k8s.io/v1alpha1\nkind: PodGroup\nmetadata: {name: pg, namespace: %s}\nspec: {minMember: 1}\n' \
 	"$ns" | mainctl apply -f - >/dev/null
@@ -222,7 +223,7 @@ phase=0
 run_cli() { # name kubeconfig want-exit
 	local name=$1 kc=$2 want=$3
 	phase=$((phase + 1))
-	"$cli" pg pg -n "$ns" --kubeconfig "$kc" -v 9 --patch "{\"status\":{\"phase\":\"Running\",\"succeeded\":$phase}}" \
+	"$cli" "$PG" pg -n "$ns" --kubeconfig "$kc" -v 9 --patch "{\"status\":{\"phase\":\"Running\",\"succeeded\":$phase}}" \
 		>"$work/cli-$name.out" 2>&1
 	local got=$?
 	if [ "$got" = "$want" ]; then ok "CLI with $name: exit $got"; else
@@ -236,7 +237,7 @@ run_cli tokenfile "$main/tokenfile.kubeconfig" 0
 run_cli cert-files "$main/cert.kubeconfig" 0
 run_cli cert-data "$main/cert-data.kubeconfig" 0
 run_cli exec-plugin "$work/exec-good.kubeconfig" 0
-[ "$(mainctl -n "$ns" get pg pg -o jsonpath='{.status.succeeded}')" = "$phase" ] &&
+[ "$(mainctl -n "$ns" get "$PG" pg -o jsonpath='{.status.succeeded}')" = "$phase" ] &&
 	ok "the plugin's credential did the last patch" || bad "last patch not applied"
 run_cli wrong-token "$work/wrong-token.kubeconfig" 2
 expect_in "$work/cli-wrong-token.out" "HTTP 401 Unauthorized" "wrong token: 401 named"
@@ -255,25 +256,25 @@ no_secrets "CLI output (-v 9, 10 runs)" "$work"/cli-*.out
 # ---------------------------------------------------------------- 3. permissions (CLI)
 cp "$main/kubeconfig" "$work/loose.kubeconfig"
 chmod 644 "$work/loose.kubeconfig"
-"$cli" pg pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' >"$work/perm.out" 2>"$work/perm.err"
+"$cli" "$PG" pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' >"$work/perm.out" 2>"$work/perm.err"
 code=$?
 [ $code = 0 ] && ok "loose kubeconfig still works (exit 0)" || bad "loose kubeconfig: exit $code"
 expect_in "$work/perm.err" \
 	"^warning: kubeconfig $work/loose.kubeconfig is readable by group or others (mode 0644); chmod 600 it$" \
 	"world-readable kubeconfig: warning at the default verbosity"
-"$cli" pg pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' -v 2 >"$work/perm2.out" 2>&1
+"$cli" "$PG" pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' -v 2 >"$work/perm2.out" 2>&1
 [ "$(grep -c 'kubeconfig .* is readable by group or others' "$work/perm2.out")" = 1 ] &&
 	ok "-v 2: the warning once (logged by the client)" || bad "-v 2: warning count $(grep -c 'readable by group' "$work/perm2.out")"
 chmod 640 "$work/loose.kubeconfig"
-"$cli" pg pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' >/dev/null 2>"$work/perm3.err"
+"$cli" "$PG" pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' >/dev/null 2>"$work/perm3.err"
 expect_in "$work/perm3.err" "(mode 0640); chmod 600 it" "group-readable kubeconfig: warning"
 chmod 600 "$work/loose.kubeconfig"
-"$cli" pg pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' >/dev/null 2>"$work/perm4.err"
+"$cli" "$PG" pg -n "$ns" --kubeconfig "$work/loose.kubeconfig" --patch '{"status":{"phase":"Running"}}' >/dev/null 2>"$work/perm4.err"
 if grep -q "warning" "$work/perm4.err"; then bad "private kubeconfig: unexpected warning"; else ok "private kubeconfig: no warning"; fi
 no_secrets "permission-warning runs" "$work"/perm*
 
 # ---------------------------------------------------------------- 4. no TLS off switch
-"$cli" pg pg -n "$ns" --kubeconfig "$main/kubeconfig" --patch '{}' --insecure-skip-tls-verify >"$work/flag.out" 2>&1
+"$cli" "$PG" pg -n "$ns" --kubeconfig "$main/kubeconfig" --patch '{}' --insecure-skip-tls-verify >"$work/flag.out" 2>&1
 code=$?
 [ $code = 2 ] && grep -q 'unknown or incomplete flag "--insecure-skip-tls-verify"' "$work/flag.out" &&
 	ok "CLI: no --insecure-skip-tls-verify flag" || bad "CLI: --insecure-skip-tls-verify exit $code"
