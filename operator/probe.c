@@ -242,6 +242,8 @@ static void on_identity(kc_client *c, const kc_response *r, const kc_error *err,
     m->identity_known = 1;
     kco_lifecycle_duplicates(m->op);
     mark_ready(m);
+    if (kco_member_serving(m)) /* served from now on (its cache may have synced first) */
+        kco_enqueue_all(m->op, 0);
     kco_lifecycle_step(m);
 }
 

@@ -172,7 +172,7 @@ expect_reject "MemberCluster with unreachableGraceSeconds -1 rejected" \
 
 ready='{"type":"Ready","status":"True","reason":"ProbeSucceeded","message":"","lastTransitionTime":"2025-01-01T00:00:00Z","observedGeneration":1}'
 expect_ok "MemberCluster status written through /status" kubectl patch mc "$mca" --subresource=status --type=merge \
-	-p "{\"status\":{\"kubernetesVersion\":\"v1.34.4\",\"lastProbeTime\":\"2025-01-01T00:00:05Z\",\"lastSuccessfulContactTime\":\"2025-01-01T00:00:05Z\",\"conditions\":[$ready]}}"
+	-p "{\"status\":{\"phase\":\"Ready\",\"clusterID\":\"0b7c9c1e-0000-4000-8000-000000000001\",\"kubernetesVersion\":\"v1.34.4\",\"lastProbeTime\":\"2025-01-01T00:00:05Z\",\"lastSuccessfulContactTime\":\"2025-01-01T00:00:05Z\",\"conditions\":[$ready]}}"
 expect_reject "condition status Maybe rejected" \
 	'status.conditions[0].status: Unsupported value: "Maybe": supported values: "True", "False", "Unknown"' \
 	kubectl patch mc "$mca" --subresource=status --type=merge \
@@ -182,12 +182,14 @@ expect_reject "condition without reason rejected" 'status.conditions[0].reason: 
 	-p '{"status":{"conditions":[{"type":"Ready","status":"True","message":"","lastTransitionTime":"2025-01-01T00:00:00Z"}]}}'
 expect_reject "lastProbeTime that is not a date-time rejected" 'status.lastProbeTime' \
 	kubectl patch mc "$mca" --subresource=status --type=merge -p '{"status":{"lastProbeTime":"yesterday"}}'
+expect_reject "a phase outside the lifecycle rejected" 'status.phase' \
+	kubectl patch mc "$mca" --subresource=status --type=merge -p '{"status":{"phase":"Gone"}}'
 kubectl patch mc "$mca" --type=merge -p '{"status":{"kubernetesVersion":"v0.0.0"}}' >/dev/null 2>&1
 expect_eq "status ignored on the main resource (subresource)" \
 	"$(kubectl get mc "$mca" -o jsonpath='{.status.kubernetesVersion}' 2>/dev/null)" v1.34.4
 kubectl get mc "$mca" >"$work/out" 2>/dev/null
-expect_eq "kubectl get mc: columns" "$(head -1 "$work/out" | tr -s ' ')" "NAME READY VERSION AGE"
-expect_eq "kubectl get mc: Ready and Version values" "$(awk 'NR==2 {print $1, $2, $3}' "$work/out")" "$mca True v1.34.4"
+expect_eq "kubectl get mc: columns" "$(head -1 "$work/out" | tr -s ' ')" "NAME PHASE READY VERSION AGE"
+expect_eq "kubectl get mc: Phase, Ready and Version values" "$(awk 'NR==2 {print $1, $2, $3, $4}' "$work/out")" "$mca Ready True v1.34.4"
 
 # ---------------------------------------------------------------- FederatedPodGroup
 fpg() { # name spec-yaml
@@ -426,7 +428,7 @@ expect_ok "RBAC and ServiceAccount applied for real" \
 rules() { kubectl get "$@" -o json 2>/dev/null |
 	jq -r '.rules[] | .apiGroups[] as $g | .resources[] as $r | .verbs[] as $v | "\($g)/\($r):\($v)"' | sort | paste -sd' ' -; }
 expect_eq "ClusterRole grants exactly the operator's verbs" "$(rules clusterrole kclient-operator)" \
-	"$(printf '%s\n' federation.kclient.io/{federatedpodgroups:{get,list,watch,update,patch},federatedpodgroups/status:{get,patch,update},federatedpodgroups/finalizers:update,memberclusters:{get,list,watch},memberclusters/status:{get,patch,update}} | sort | paste -sd' ' -)"
+	"$(printf '%s\n' federation.kclient.io/{federatedpodgroups:{get,list,watch,update,patch},federatedpodgroups/status:{get,patch,update},federatedpodgroups/finalizers:update,memberclusters:{get,list,watch,update,patch},memberclusters/finalizers:update,memberclusters/status:{get,patch,update}} | sort | paste -sd' ' -)"
 expect_eq "Role grants exactly the operator's verbs" "$(rules role kclient-operator -n kclient-system)" \
 	"$(printf '%s\n' /secrets:{get,list,watch} coordination.k8s.io/leases:{get,create,update,patch} /events:{create,patch} events.k8s.io/events:{create,patch} | sort | paste -sd' ' -)"
 expect_eq "no resourceNames, no nonResourceURLs" \
@@ -452,8 +454,10 @@ for v in get create update patch; do can yes "$v" leases.coordination.k8s.io -n 
 for r in events events.events.k8s.io; do for v in create patch; do can yes "$v" "$r" -n kclient-system; done; done
 # and nothing broader
 for v in create delete deletecollection; do can no "$v" "$fpgr" -n "$ns"; done
-for v in create update patch delete; do can no "$v" "$mcr"; done
-can no update "$mcr" --subresource=finalizers
+# update/patch: the member clean-up finalizer (docs/member-lifecycle.md)
+for v in update patch; do can yes "$v" "$mcr"; done
+can yes update "$mcr" --subresource=finalizers
+for v in create delete deletecollection; do can no "$v" "$mcr"; done
 can no get secrets -n default
 can no get secrets -n "$ns"
 can no list secrets --all-namespaces
