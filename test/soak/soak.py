@@ -70,7 +70,27 @@ FAULT_WEIGHTS = collections.OrderedDict([
     ("link-cut", 3.0), ("link-blackhole", 3.0), ("link-latency", 2.0), ("link-reset", 2.0),
     ("member-restart", 2.0), ("hub-restart", 1.0), ("leader-kill", 1.5), ("compaction", 1.0),
     ("throttle-429", 1.0),
+    # member lifecycle (docs/member-lifecycle.md): long, so rare after their first run
+    ("member-remove-rejoin", 0.5), ("member-force-leave", 0.3), ("member-rename", 0.3),
+    ("secret-broken", 0.8), ("member-hang", 1.0),
 ])
+MEMBER_FAULTS = ("member-restart", "throttle-429", "member-remove-rejoin", "member-force-leave", "member-rename",
+                 "secret-broken", "member-hang")
+# Seconds of the run a fault needs left to be planned (it may overrun the end:
+# the soak waits for every fault to undo itself before settling).
+FAULT_ROOM = {"throttle-429": 45, "member-restart": 25, "hub-restart": 25, "member-remove-rejoin": 45,
+              "member-force-leave": 60, "member-rename": 55, "secret-broken": 35, "member-hang": 30}
+
+LIFECYCLE_FAULTS = {"member-remove-rejoin": "fault_remove_rejoin", "member-force-leave": "fault_force_leave",
+                    "member-rename": "fault_rename", "secret-broken": "fault_secret_broken",
+                    "member-hang": "fault_hang"}
+MC_FINALIZER = "federation.kclient.io/member-cleanup"
+ANN_FORCE_LEAVE = "federation.kclient.io/force-leave"
+# While a member is Ready=Unknown its status entries must say stale: true
+# within this long of the soak first seeing Unknown (the operator's hub
+# status writes are batched and spread).
+STALE_GRACE = 10.0
+STALE_FIELDS = ("memberPhase", "running", "succeeded", "failed", "appliedGeneration")
 
 # A member copy may be deleted by a placement change the operator saw late:
 # how long an older placement may still be acted on (informer lag under faults).
@@ -337,8 +357,9 @@ def placed_set(spec, member_labels):
     return out
 
 
-def random_placement(rng):
-    members = sorted(MEMBERS)
+def random_placement(rng, members):
+    """members: the names to pick clusterNames from (the members' own names,
+    and the MemberCluster names that serve them now, after a rename)."""
     kind = rng.choices(["names", "in", "labels", "notin", "all", "exists", "both", "none"],
                        [4, 4, 2, 2, 1, 1, 2, 0.4])[0]
     if kind == "names":
@@ -372,9 +393,6 @@ def normal_phase(p):
     return "scheduling"
 
 
-MEMBER_LABELS = {m: d["labels"] for m, d in MEMBERS.items()}
-
-
 class Fpg:
     """The driver's record of one FederatedPodGroup: everything it asked for."""
 
@@ -382,22 +400,19 @@ class Fpg:
     def delete_sent(self):
         return any(kind == "delete" for _, kind, _ in self.history)
 
-    def __init__(self, ns, name, spec):
+    def __init__(self, ns, name, spec, placed):
         self.ns = ns
         self.name = name
         self.spec = spec
         self.policy = spec["deletionPolicy"]
-        self.placed = placed_set(spec, MEMBER_LABELS)
+        self.pl = spec.get("placement") or {}   # the placement last sent
+        self.placed = placed      # members (physical) it was placed on when last sent
         self.state = "creating"   # live | uncertain | absent | deleted
-        self.history = []         # (time the request was sent, kind, placed set or None)
+        # (time the request was sent, kind, placement sent or None); which
+        # members a placement selects also depends on the MemberCluster that
+        # serves each member at the time (Soak.placed_on)
+        self.history = []
         self.deleted = False      # a delete was sent (maybe not answered)
-
-    def ever_placed(self):
-        out = set()
-        for _, kind, placed in self.history:
-            if placed is not None:
-                out |= placed
-        return out
 
 
 # --- the soak ---------------------------------------------------------------
@@ -441,6 +456,26 @@ class Soak:
         self.hub_latency = []
         self.actions = open(os.path.join(self.work, "actions.jsonl"), "a")
         self.op_lock = threading.Lock()
+        # membership: which MemberCluster serves each member (physical
+        # cluster) now, None while it has none (removed), and since when a
+        # member's placement is decided by which name (a rename)
+        self.serving = {m: m for m in MEMBERS}
+        self.mc_secret = {m: "member-" + m for m in MEMBERS}
+        self.name_timeline = {m: [(0.0, m)] for m in MEMBERS}
+        self.removals = []        # [member, MemberCluster, t delete sent, t gone]: the leave may delete Delete copies
+        self.no_mc = []           # [member, MemberCluster, t gone, t registered again]: nothing may write to it
+        self.dup_windows = []     # [member, old name, duplicate name, t created, t old deleted]
+        self.broken_windows = []  # [member, MemberCluster, t KubeconfigInvalid seen, t Secret fixed]
+        self.expect_released = [] # (member, key, uid): Orphan strays that must stay, labels removed
+        self.expect_gone = []     # (member, key, uid): Delete strays that must go
+        self.hung = {}            # member -> pid stopped with SIGSTOP
+        self.member_writes = collections.defaultdict(list)  # member -> (t, verb, ns, name, code, user agent) by writer
+        self.lifecycle = collections.Counter()   # figures of the lifecycle faults
+        self.stale_stats = collections.Counter()
+        self.stop_monitor = threading.Event()
+        self.fault_rng = random.Random(self.seed * 1000 + 7)
+        self.last_mcs = {}
+        self.status_log = collections.defaultdict(list)  # (member, ns, name) -> (t, status values) the member load set
 
     # -- infrastructure --
 
@@ -482,7 +517,8 @@ class Soak:
                         "- level: None\n")
             return ["--audit-log-path=%s" % os.path.join(self.work, name, "audit.log"), "--audit-policy-file=%s" % policy]
         self.hub = Cluster(self.work, "hub", audit_flags("hub", [
-            ("federation.kclient.io", "federatedpodgroups, federatedpodgroups/status")]))
+            ("federation.kclient.io", "federatedpodgroups, federatedpodgroups/status, memberclusters, "
+                                      "memberclusters/status")]))
         self.clusters["hub"] = self.hub
         pg_groups = [("scheduling.x-k8s.io", "podgroups"), ("scheduling.volcano.sh", "podgroups")]
         for m, d in MEMBERS.items():
@@ -551,17 +587,34 @@ class Soak:
     def register_member(self, m, d):
         with open(os.path.join(self.clusters[m].dir, "writer.kubeconfig")) as f:
             kc = re.sub(r"server: https://127\.0\.0\.1:\d+", "server: https://127.0.0.1:%d" % self.proxies[m].listen, f.read())
-        hub = self.hub.admin
-        hub.request("POST", "/api/v1/namespaces/kclient-system/secrets", {
+        self.hub.admin.request("POST", "/api/v1/namespaces/kclient-system/secrets", {
             "metadata": {"name": "member-" + m},
             "data": {"kubeconfig": base64.b64encode(kc.encode()).decode()}})
-        hub.request("POST", FED + "/memberclusters", {
+        self.create_mc(m, m, "member-" + m)
+
+    def create_mc(self, name, m, secret):
+        """The MemberCluster `name` for member m (its labels, flavour, probe settings)."""
+        self.hub_call("POST", FED + "/memberclusters", {
             "apiVersion": "federation.kclient.io/v1alpha1", "kind": "MemberCluster",
-            "metadata": {"name": m, "labels": d["labels"]},
-            "spec": {"kubeconfigSecretRef": {"namespace": "kclient-system", "name": "member-" + m},
-                     "podGroupAPI": d["api"],
+            "metadata": {"name": name, "labels": MEMBERS[m]["labels"]},
+            "spec": {"kubeconfigSecretRef": {"namespace": "kclient-system", "name": secret},
+                     "podGroupAPI": MEMBERS[m]["api"],
                      "healthCheck": {"periodSeconds": 2, "timeoutSeconds": 2, "failureThreshold": 2},
-                     "unreachableGraceSeconds": 6}})
+                     "unreachableGraceSeconds": 6}}, ok=(409,))
+
+    def hub_call(self, method, path, body=None, ctype="application/json", ok=(), secs=90):
+        """A hub request the soak's faults need done: retried through hub
+        restarts and throttling; statuses in ok are answers too (None)."""
+        end = time.time() + secs
+        while True:
+            try:
+                return self.hub.admin.request(method, path, body, ctype)
+            except ApiError as e:
+                if e.status in ok:
+                    return None
+                if (e.status and e.status not in (429, 500, 502, 503, 504)) or time.time() > end:
+                    raise HarnessError("%s %s on the hub: %s" % (method, path, e))
+                time.sleep(0.5)
 
     def wait_for(self, secs, what, fn):
         end = time.time() + secs
@@ -585,6 +638,88 @@ class Soak:
             conds = [c for c in (mc.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
             out[mc["metadata"]["name"]] = conds[0]["status"] if conds else "none"
         return out
+
+    # -- membership: the placement model across removals and renames --
+
+    def name_at(self, m, t):
+        """The MemberCluster name that decides placement on member m at time t
+        (a removed member keeps its name: being out is not a placement change)."""
+        name = m
+        for tn, n in self.name_timeline[m]:
+            if tn > t:
+                break
+            name = n
+        return name
+
+    def placed_on(self, pl, m, t):
+        n = self.name_at(m, t)
+        return n in placed_set({"placement": pl}, {n: MEMBERS[m]["labels"]})
+
+    def placed_phys(self, pl, t=None):
+        t = time.time() if t is None else t
+        return set(m for m in MEMBERS if self.placed_on(pl, m, t))
+
+    def placement_names(self):
+        """Names for clusterNames: the members' own, and the MemberClusters serving them now."""
+        with self.lock:
+            return sorted(set(MEMBERS) | set(n for n in self.serving.values() if n))
+
+    def placement_points(self, f, m):
+        """[(t, placed on m)] at every time placement on m may have changed:
+        the FederatedPodGroup's placement sent, or m's MemberCluster renamed."""
+        hist = [(ta, pl) for ta, _, pl in f.history if pl is not None]
+        if not hist:
+            return []
+        times = sorted(set([ta for ta, _ in hist] + [tn for tn, _ in self.name_timeline[m][1:] if tn >= hist[0][0]]))
+        out = []
+        for tau in times:
+            pl = [p for ta, p in hist if ta <= tau][-1]
+            out.append((tau, self.placed_on(pl, m, tau)))
+        return out
+
+    def ever_placed(self, f):
+        return set(m for m in MEMBERS if any(p for _, p in self.placement_points(f, m)))
+
+    def mc_get(self, name):
+        try:
+            return self.hub.admin.get(FED + "/memberclusters/" + name)
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    @staticmethod
+    def mc_ready(mc):
+        """(status, reason) of a MemberCluster's Ready condition."""
+        conds = [c for c in ((mc or {}).get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
+        return (conds[0].get("status"), conds[0].get("reason")) if conds else (None, None)
+
+    def wait_mc(self, name, pred, secs, poll=0.5):
+        """Poll MemberCluster name (None when it does not exist) until pred
+        holds: the time it did, or None after secs."""
+        end = time.time() + secs
+        while True:
+            try:
+                mc = self.mc_get(name)
+                if pred(mc):
+                    return time.time()
+            except ApiError:
+                pass
+            if time.time() > end:
+                return None
+            time.sleep(poll)
+
+    def member_copies(self, m, labelled=True):
+        """m's PodGroups, read straight from the member (admin): key -> object."""
+        q = "?labelSelector=" + urllib.parse.quote(MANAGED_BY + "=kclient-federation") if labelled else ""
+        for attempt in range(20):
+            try:
+                items = self.clusters[m].admin.get(pg_base(MEMBERS[m]["api"]) + "/podgroups" + q)["items"]
+                return {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in items}
+            except ApiError as e:
+                last = e
+                time.sleep(0.5)
+        raise HarnessError("cannot list PodGroups on %s: %s" % (m, last))
 
     # -- operator replicas --
 
@@ -755,6 +890,9 @@ class Soak:
                 if code == 201 and not ref.get("subresource"):  # created (server-side apply creates too)
                     self.creations[(m, ref.get("namespace"), ref.get("name"))].append(
                         parse_ts(ev.get("requestReceivedTimestamp", "")))
+                if (ev.get("user") or {}).get("username") == "writer":   # the operator's writes
+                    self.member_writes[m].append((parse_ts(ev.get("requestReceivedTimestamp", "")), ev.get("verb"),
+                                                  ref.get("namespace"), ref.get("name"), code, ev.get("userAgent", "")))
                 if ev.get("verb") not in ("delete", "deletecollection") or code >= 300:
                     continue
                 self.record_delete(m, (ref.get("namespace"), ref.get("name")), None,
@@ -762,27 +900,46 @@ class Soak:
                                    (ev.get("user") or {}).get("username"))
 
     def explain_delete(self, d):
+        """Why a member copy may have been deleted, or None.  Reasons starting
+        with "ORPHAN" are not reasons: an Orphan copy is never deleted but by a
+        placement change away from its member (docs/member-lifecycle.md)."""
         f = self.fpgs.get((d["ns"], d["name"]))
         if f is None:
             return None
         t, m = d["t"], d["member"]
-        made = [tc for tc in self.creations.get((m, d["ns"], d["name"]), []) if tc <= t]
-        for ta, kind, placed in f.history:
+        pts = self.placement_points(f, m)
+        for ta, placed in pts:
             if ta > t:
                 break
-            if kind == "delete" and f.policy == "Delete":
-                return "fpg-deleted"
-            if kind == "delete" and made and made[-1] > ta:
-                # Orphan keeps the copies that existed when the hub object was
-                # deleted; one created after that (the operator's apply racing
-                # the delete - kube-apiserver can delete an object whose
-                # finalizer was just added, kubernetes#77988) is a stray
-                return "created-after-fpg-deleted"
-            if placed is not None and m not in placed:
-                back = [tb for tb, _, p in f.history if p is not None and ta < tb <= t - PLACEMENT_LAG and m in p]
+            if not placed:
+                back = [tb for tb, p in pts if p and ta < tb <= t - PLACEMENT_LAG]
                 if not back:
                     return "placement-change"
+        deleted = [ta for ta, kind, _ in f.history if kind == "delete" and ta <= t]
+        if deleted:
+            if f.policy == "Delete":
+                return "fpg-deleted"
+            made = [tc for tc in self.creations.get((m, d["ns"], d["name"]), []) if tc <= t]
+            if made and made[-1] > deleted[0]:
+                # a copy created after the soak's DELETE (a deposed leader's
+                # late apply, kubernetes#77988): a stray, but an Orphan one is
+                # released, not deleted
+                return "ORPHAN-stray-created-after-fpg-deleted"
+            return "ORPHAN-fpg-deleted"
+        for rm, name, t1, t2 in self.removals:
+            if rm == m and t1 - 1 <= t <= (t2 or time.time()) + 5:
+                return "member-removed" if f.policy == "Delete" else "ORPHAN-member-removed"
         return None
+
+    def window_note(self, m, t):
+        """The lifecycle fault a time on member m falls in, for messages."""
+        for wm, old, new, t1, t2 in self.dup_windows:
+            if wm == m and t1 <= t <= (t2 or time.time()):
+                return " (during the overlap of %s with its duplicate %s)" % (old, new)
+        for rm, name, t1, t2 in self.removals:
+            if rm == m and t1 - 1 <= t <= (t2 or time.time()) + 5:
+                return " (while MemberCluster %s was leaving)" % name
+        return ""
 
     def faults_around(self, t, m):
         out = []
@@ -801,20 +958,22 @@ class Soak:
             self.actions.write(json.dumps(rec) + "\n")
 
     def history_text(self, f):
-        return "; ".join("%.1fs %s%s" % (t - T0, kind, " " + ",".join(sorted(p)) if p is not None else "")
+        return "; ".join("%.1fs %s%s" % (t - T0, kind, " " + (",".join(sorted(self.placed_phys(p, t))) or "-")
+                                          if p is not None else "")
                          for t, kind, p in (f.history if f else [])) or "none"
 
     def fpg_path(self, f):
         return "%s/namespaces/%s/federatedpodgroups/%s" % (FED, f.ns, f.name)
 
     def random_spec(self, rng, name):
-        spec = {"placement": random_placement(rng),
+        names = self.placement_names()
+        spec = {"placement": random_placement(rng, names),
                 "template": {"metadata": {"labels": {"app": name}},
                              "spec": {"minMember": rng.randint(1, 16), "queue": "default"}},
                 "minReadyClusters": rng.choice([1, 1, 1, 2, 3]),
                 "deletionPolicy": "Orphan" if rng.random() < 0.2 else "Delete"}
         if rng.random() < 0.3:
-            spec["overrides"] = [{"clusterName": rng.choice(sorted(MEMBERS)),
+            spec["overrides"] = [{"clusterName": rng.choice(names),
                                   "patches": [{"op": "add", "path": "/metadata/labels/" + OVERRIDE_LABEL, "value": "v0"}]}]
         return spec
 
@@ -824,11 +983,11 @@ class Soak:
             self.next_index += 1
         ns, name = NAMESPACES[i % len(NAMESPACES)], "fpg-%05d" % i
         spec = self.random_spec(rng, name)
-        f = Fpg(ns, name, spec)
         t = time.time()
+        f = Fpg(ns, name, spec, self.placed_phys(spec["placement"], t))
         with self.lock:
             self.fpgs[(ns, name)] = f
-            f.history.append((t, "create", set(f.placed)))
+            f.history.append((t, "create", f.pl))
         try:
             self.hub.admin.request("POST", "%s/namespaces/%s/federatedpodgroups" % (FED, ns), {
                 "apiVersion": "federation.kclient.io/v1alpha1", "kind": "FederatedPodGroup",
@@ -848,10 +1007,14 @@ class Soak:
             cands = [f for f in self.fpgs.values() if f.state in states and not f.deleted]
         return rng.choice(cands) if cands else None
 
-    def patch_fpg(self, f, ops, kind, placed):
+    def patch_fpg(self, f, ops, kind, pl):
         t = time.time()
         with self.lock:
-            f.history.append((t, kind, placed))
+            f.history.append((t, kind, pl))
+            if pl is not None:
+                f.pl = pl
+                f.placed = self.placed_phys(pl, t)
+        placed = set(f.placed) if pl is not None else None
         try:
             self.hub.admin.request("PATCH", self.fpg_path(f), ops, ctype="application/json-patch+json")
             f.state = "live"
@@ -871,7 +1034,7 @@ class Soak:
             return
         ops = [{"op": "add", "path": "/spec/template/spec/minMember", "value": rng.randint(1, 16)}]
         if rng.random() < 0.3:
-            ov = [{"clusterName": rng.choice(sorted(MEMBERS)),
+            ov = [{"clusterName": rng.choice(self.placement_names()),
                    "patches": [{"op": "add", "path": "/metadata/labels/" + OVERRIDE_LABEL, "value": "v%d" % rng.randint(1, 9)}]}]
             ops.append({"op": "add", "path": "/spec/overrides", "value": ov})
         self.patch_fpg(f, ops, "spec", None)
@@ -880,15 +1043,15 @@ class Soak:
         f = self.pick(rng)
         if not f:
             return
-        pl = random_placement(rng)
-        placed = placed_set({"placement": pl}, MEMBER_LABELS)
-        f.placed = placed
-        self.patch_fpg(f, [{"op": "add", "path": "/spec/placement", "value": pl}], "placement", set(placed))
+        pl = random_placement(rng, self.placement_names())
+        self.patch_fpg(f, [{"op": "add", "path": "/spec/placement", "value": pl}], "placement", pl)
 
     def op_delete(self, rng):
         f = self.pick(rng)
-        if not f:
-            return
+        if f:
+            self.delete_fpg(f)
+
+    def delete_fpg(self, f):
         t = time.time()
         with self.lock:
             f.history.append((t, "delete", None))
@@ -952,7 +1115,10 @@ class Soak:
             if not cands:
                 continue
             f = rng.choice(cands)
-            m = rng.choice(sorted(f.placed))
+            placed = sorted(self.placed_phys(f.pl))  # a rename may have moved it since
+            if not placed:
+                continue
+            m = rng.choice(placed)
             api = MEMBERS[m]["api"]
             n = f.spec["template"]["spec"]["minMember"]
             st = {"phase": rng.choice(PHASES[api]), "running": rng.randint(0, n), "succeeded": rng.randint(0, 3),
@@ -963,8 +1129,11 @@ class Soak:
                 self.op_errors["member status: control plane down"] += 1
                 continue
             try:
+                t = time.time()
                 c.admin.request("PATCH", path, {"status": st}, ctype="application/merge-patch+json")
                 self.status_changes[m] += 1
+                with self.lock:
+                    self.status_log[(m, f.ns, f.name)].append((t, (st["phase"], st["running"], st["succeeded"], st["failed"])))
             except ApiError as e:
                 self.op_errors["member status: " + ("not created yet" if e.status == 404 else err_class(e))] += 1
 
@@ -978,7 +1147,7 @@ class Soak:
         t = rng.uniform(5, 9)
         while t < self.a.duration - 10:
             left = self.a.duration - t
-            kinds = [k for k in FAULT_WEIGHTS if left > {"throttle-429": 45, "member-restart": 25, "hub-restart": 25}.get(k, 10)]
+            kinds = [k for k in FAULT_WEIGHTS if left > FAULT_ROOM.get(k, 10)]
             if must and must[-1] not in kinds:
                 must = [k for k in must if k in kinds]
             first = bool(must)
@@ -986,7 +1155,7 @@ class Soak:
             f = {"t": round(t, 1), "kind": kind}
             if first:
                 f["must"] = True   # the first of its kind: waits for its target rather than being skipped
-            if kind.startswith("link-") or kind in ("member-restart", "throttle-429"):
+            if kind.startswith("link-") or kind in MEMBER_FAULTS:
                 f["target"] = rng.choice(sorted(MEMBERS))
             elif kind == "compaction":
                 f["target"] = "m3"
@@ -1003,6 +1172,14 @@ class Soak:
                 f["hold"] = round(rng.uniform(0, 4), 1)
             elif kind == "throttle-429":
                 f["hold"] = round(rng.uniform(15, 30), 1)
+            elif kind == "member-remove-rejoin":
+                f["hold"] = round(rng.uniform(3, 8), 1)     # out that long
+            elif kind == "member-force-leave":
+                f["hold"] = round(rng.uniform(1, 3), 1)     # out that long after the strays are made
+            elif kind == "member-rename":
+                f["hold"] = round(rng.uniform(3, 6), 1)     # overlap with the duplicate
+            elif kind in ("secret-broken", "member-hang"):
+                f["hold"] = round(rng.uniform(5, 15), 1)
             plan.append(f)
             t += rng.uniform(3.5, 8.0)
         return plan
@@ -1014,7 +1191,13 @@ class Soak:
             start = self.t_soak_start + f["t"]
             if self.stop_faults.wait(max(0.0, start - time.time())):
                 break
-            if not sem.acquire(timeout=60 if f.get("must") else 20):
+            # the first of its kind waits for a slot (as for its target) until
+            # 10 s before the end; the others give up after 20 s
+            end = max(time.time() + 20, self.t_soak_start + self.a.duration - 10) if f.get("must") else time.time() + 20
+            got = False
+            while not got and time.time() < end and not self.stop_faults.is_set():
+                got = sem.acquire(timeout=min(1.0, max(0.01, end - time.time())))
+            if not got:
                 self.faults_skipped[f["kind"]] += 1
                 log("fault %s skipped: three faults already running" % f["kind"])
                 continue
@@ -1124,6 +1307,8 @@ class Soak:
                 raise HarnessError("compact %s: %s" % (target, r.stderr.strip()))
             self.proxies[target].ctl("cut-once")  # watches resume from a compacted revision
             return "%s; links reset so watches resume from a compacted revision" % r.stdout.strip()
+        if kind in LIFECYCLE_FAULTS:
+            return getattr(self, LIFECYCLE_FAULTS[kind])(target, f, ab)
         if kind == "throttle-429":
             c = self.clusters[target]
             c.restart(0, THROTTLE_FLAGS)
@@ -1134,6 +1319,485 @@ class Soak:
             c.restart(0)
             return "restarted with in-flight limits 1/1 and writer's priority level rejecting, for %.1fs" % hold
 
+    # -- member lifecycle faults (docs/member-lifecycle.md) --
+
+    @staticmethod
+    def mc_text(mc):
+        if mc is None:
+            return "gone"
+        st = mc.get("status") or {}
+        return "phase %s, finalizers %s, conditions %s" % (
+            st.get("phase"), (mc.get("metadata") or {}).get("finalizers"),
+            "; ".join("%s=%s %s: %s" % (c.get("type"), c.get("status"), c.get("reason"), (c.get("message") or "")[:160])
+                      for c in st.get("conditions") or []))
+
+    def mc_now(self, name):
+        try:
+            return self.mc_text(self.mc_get(name))
+        except ApiError as e:
+            return "cannot read it: %s" % e
+
+    def mc_state(self, name):
+        try:
+            return self.mc_ready(self.mc_get(name))
+        except ApiError:
+            return (None, None)
+
+    def wait_gone(self, name, why):
+        """MemberCluster name was deleted: the time it is gone (the operator
+        holds its finalizer while it deals with the copies)."""
+        t = self.wait_mc(name, lambda mc: mc is None, 90)
+        if t is None:
+            self.violation("MemberCluster %s (%s) not gone 90s after its deletion: %s" % (name, why, self.mc_now(name)))
+            t = self.force_gone(name)
+        return t
+
+    def force_gone(self, name):
+        """The soak must go on: force-leave, then the finalizers removed by hand."""
+        path = FED + "/memberclusters/" + name
+        self.hub_call("PATCH", path, {"metadata": {"annotations": {ANN_FORCE_LEAVE: "true"}}},
+                      ctype="application/merge-patch+json", ok=(404,))
+        t = self.wait_mc(name, lambda mc: mc is None, 20)
+        if t is None:
+            log("MemberCluster %s: removing its finalizers by hand" % name)
+            self.hub_call("PATCH", path, {"metadata": {"finalizers": None}}, ctype="application/merge-patch+json", ok=(404,))
+            t = self.wait_mc(name, lambda mc: mc is None, 20)
+            if t is None:
+                raise HarnessError("cannot remove MemberCluster %s" % name)
+        return t
+
+    def wait_ready(self, name, m, secs=90):
+        t0 = time.time()
+        t = self.wait_mc(name, lambda mc: self.mc_ready(mc)[0] == "True", secs)
+        if t is None:
+            self.violation("MemberCluster %s (member %s) not Ready=True %ds after it was registered: %s" % (
+                name, m, secs, self.mc_now(name)))
+            return "NOT Ready after %ds" % secs
+        return "Ready after %.1fs" % (t - t0)
+
+    @staticmethod
+    def copy_cluster(o):
+        lbl = (o.get("metadata") or {}).get("labels") or {}
+        return lbl.get(LABEL_CLUSTER, "") if lbl.get(MANAGED_BY) == "kclient-federation" else None
+
+    def check_left(self, m, name, snap, t_snap, handover_to=None):
+        """MemberCluster name let go of member m (its finalizer is gone): no
+        copy may be ours on it any more; each copy in snap (taken before the
+        deletion; FederatedPodGroups the soak changed since are left out) was
+        handed over (uid kept, cluster label the new name) or, with no other
+        MemberCluster for the member, deleted (Delete) or released (Orphan)."""
+        end = time.time() + 10
+        while True:
+            cur = self.member_copies(m, labelled=False)
+            left = sorted(k for k, o in cur.items()
+                          if self.copy_cluster(o) == name or (not handover_to and self.copy_cluster(o) == ""))
+            if not left or time.time() > end:
+                break
+            time.sleep(1)
+        if left:
+            self.violation("%s: MemberCluster %s let go (finalizer released) with %d copies still ours on it "
+                           "(cluster label %s), e.g. %s" % (m, name, len(left), name,
+                                                             ", ".join("%s/%s" % k for k in left[:8])))
+        out = collections.Counter()
+        bad = collections.defaultdict(list)
+        for k, o in sorted(snap.items()):
+            f = self.fpgs.get(k)
+            if not f or f.delete_sent or any(ta >= t_snap - 2 for ta, _, _ in f.history):
+                out["changed meanwhile"] += 1
+                continue
+            c = cur.get(k)
+            same = c is not None and c["metadata"]["uid"] == o["metadata"]["uid"]
+            kk = "%s/%s" % k
+            if handover_to:
+                if not self.placed_on(f.pl, m, time.time()):
+                    out["placed by the old name (leaves)"] += 1
+                elif not same:
+                    bad["not handed over but %s" % ("re-created (new uid)" if c else "deleted")].append(kk)
+                elif self.copy_cluster(c) != handover_to:
+                    # the new MemberCluster may relabel it later: it is the
+                    # leave that must have done it (before its finalizer went)
+                    bad["kept but not relabelled (cluster label %r)" % self.copy_cluster(c)].append(kk)
+                else:
+                    out["handed over"] += 1
+            elif f.policy == "Delete":
+                if same:
+                    bad["policy Delete, survived the leave (%s)" % (
+                        "still labelled" if self.copy_cluster(c) is not None else "released")].append(kk)
+                else:
+                    out["deleted"] += 1
+            else:
+                out["released" if same and self.copy_cluster(c) is None else
+                    "Orphan copy GONE" if not same else "Orphan copy still labelled"] += 1
+        for what, keys in sorted(bad.items()):
+            out[what] += len(keys)
+            self.violation("%s: %d copies %s when MemberCluster %s went%s, e.g. %s" % (
+                m, len(keys), what, name, " (rename to %s)" % handover_to if handover_to else "",
+                ", ".join(keys[:8])))
+        return out
+
+    def fault_remove_rejoin(self, m, f, ab):
+        name = self.serving[m]
+        mc = self.hub_call("GET", FED + "/memberclusters/" + name, ok=(404,))
+        fin = MC_FINALIZER in ((mc or {}).get("metadata") or {}).get("finalizers", [])
+        t_snap = time.time()
+        snap = {k: o for k, o in self.member_copies(m).items() if self.copy_cluster(o) == name}
+        rm = [m, name, time.time(), None]
+        with self.lock:
+            self.removals.append(rm)
+            self.serving[m] = None
+        self.hub_call("DELETE", FED + "/memberclusters/" + name, ok=(404,))
+        t_gone = self.wait_gone(name, "member-remove-rejoin")
+        rm[3] = t_gone
+        nm = [m, name, t_gone, None]
+        with self.lock:
+            self.no_mc.append(nm)
+        out = self.check_left(m, name, snap, t_snap)
+        ab.wait(f["hold"])   # out, while the load goes on (not placed there meanwhile: no_mc)
+        nm[3] = time.time()
+        self.create_mc(name, m, self.mc_secret[m])
+        with self.lock:
+            self.serving[m] = name
+        ready = self.wait_ready(name, m)
+        self.lifecycle["removed and rejoined"] += 1
+        return "MemberCluster %s (%s) deleted, gone after %.1fs (%d copies: %s), out %.1fs, registered again: %s" % (
+            name, "finalizer %s" % MC_FINALIZER if fin else "NO finalizer", t_gone - rm[2], len(snap), ", ".join("%s %d" % kv for kv in sorted(out.items())) or "-",
+            nm[3] - t_gone, ready)
+
+    def fault_force_leave(self, m, f, ab):
+        name = self.serving[m]
+        p = self.proxies[m]
+        p.ctl("mode?set=cut")
+        try:
+            t_cut = time.time()
+            t_unk = self.wait_mc(name, lambda mc: self.mc_ready(mc)[0] == "Unknown", 30)
+            t_snap = time.time()
+            snap = {k: o for k, o in self.member_copies(m).items() if self.copy_cluster(o) == name}
+            with self.lock:
+                self.serving[m] = None
+            self.hub_call("DELETE", FED + "/memberclusters/" + name, ok=(404,))
+            t_del = time.time()
+            early = self.wait_mc(name, lambda mc: mc is None, 4)
+            if early:
+                leaving = "let go at once"
+                self.violation("%s: MemberCluster %s, deleted while its member is unreachable, was let go %.1fs later "
+                               "without force-leave (its copies neither removed nor released)" % (m, name, early - t_del))
+                t_gone = early
+            else:
+                mc = self.hub_call("GET", FED + "/memberclusters/" + name, ok=(404,))
+                leaving = [c for c in ((mc or {}).get("status") or {}).get("conditions") or [] if c.get("type") == "Leaving"]
+                leaving = ("Leaving=%s %s" % (leaving[0].get("status"), leaving[0].get("reason"))) if leaving else "no Leaving condition"
+                self.hub_call("PATCH", FED + "/memberclusters/" + name,
+                              {"metadata": {"annotations": {ANN_FORCE_LEAVE: "true"}}},
+                              ctype="application/merge-patch+json", ok=(404,))
+                t_gone = self.wait_gone(name, "member-force-leave")
+        finally:
+            p.ctl("mode?set=pass")
+        nm = [m, name, t_gone, None]
+        with self.lock:
+            self.no_mc.append(nm)
+        # FederatedPodGroups with copies there deleted while it is out: on
+        # rejoin the Delete strays go, the Orphan ones are released
+        cands = {"Orphan": [], "Delete": []}
+        for k, o in sorted(snap.items()):
+            fm = self.fpgs.get(k)
+            if fm and fm.state == "live" and not fm.deleted:
+                cands[fm.policy].append((fm, o))
+        chosen = []
+        for pol in sorted(cands):
+            chosen += self.fault_rng.sample(cands[pol], min(3, len(cands[pol])))
+        for fm, o in chosen:
+            self.delete_fpg(fm)
+            with self.lock:
+                (self.expect_released if fm.policy == "Orphan" else self.expect_gone).append(
+                    (m, (fm.ns, fm.name), o["metadata"]["uid"]))
+        t_strays = time.time()
+
+        def hub_gone():
+            for fm, _ in chosen:
+                try:
+                    self.hub.admin.get(self.fpg_path(fm))
+                    return False
+                except ApiError as e:
+                    if e.status != 404:
+                        return False
+            return True
+        gone_in = None
+        while time.time() < t_strays + 10:
+            if hub_gone():
+                gone_in = time.time() - t_strays
+                break
+            time.sleep(0.5)
+        ab.wait(f["hold"])
+        nm[3] = time.time()
+        self.create_mc(name, m, self.mc_secret[m])
+        with self.lock:
+            self.serving[m] = name
+        ready = self.wait_ready(name, m)
+        self.lifecycle["force-left and rejoined"] += 1
+        self.lifecycle["strays made (Orphan)"] += sum(1 for fm, _ in chosen if fm.policy == "Orphan")
+        self.lifecycle["strays made (Delete)"] += sum(1 for fm, _ in chosen if fm.policy == "Delete")
+        return ("link cut, %s; MemberCluster %s deleted (%s), force-leave, gone %.1fs after the deletion; link back; "
+                "%d of its %d copies' FederatedPodGroups deleted (%s), %s; out %.1fs; registered again: %s" % (
+                    "Ready=Unknown after %.1fs" % (t_unk - t_cut) if t_unk else "NOT Ready=Unknown within 30s",
+                    name, leaving, t_gone - t_del, len(chosen), len(snap),
+                    ", ".join("%s %s" % (fm.name, fm.policy) for fm, _ in chosen) or "-",
+                    "gone from the hub in %.1fs" % gone_in if gone_in is not None else "not all gone from the hub in 10s",
+                    nm[3] - t_gone, ready))
+
+    def fault_rename(self, m, f, ab):
+        old = self.serving[m]
+        new = m + "-renamed" if old == m else m
+        sec_new = "member-" + new
+        data = self.hub_call("GET", "/api/v1/namespaces/kclient-system/secrets/" + self.mc_secret[m])["data"]
+        if self.hub_call("POST", "/api/v1/namespaces/kclient-system/secrets",
+                         {"metadata": {"name": sec_new}, "data": data}, ok=(409,)) is None:
+            self.hub_call("PATCH", "/api/v1/namespaces/kclient-system/secrets/" + sec_new, {"data": data},
+                          ctype="application/merge-patch+json")
+        dw = [m, old, new, time.time(), None]
+        with self.lock:
+            self.dup_windows.append(dw)
+        self.create_mc(new, m, sec_new)
+        t_dup = self.wait_mc(new, lambda mc: self.mc_ready(mc) == ("False", "DuplicateCluster"), 30)
+        if t_dup is None:
+            self.violation("%s: MemberCluster %s (the same cluster as %s) not Ready=False reason DuplicateCluster "
+                           "within 30s: %s" % (m, new, old, self.mc_now(new)))
+        # the overlap: the older one serves, the duplicate writes nothing
+        end = time.time() + f["hold"]
+        old_states = collections.Counter()
+        while time.time() < end and not ab.is_set():
+            old_states["%s %s" % self.mc_state(old)] += 1
+            ab.wait(0.5)
+        if any("DuplicateCluster" in k for k in old_states):
+            self.violation("%s: the older MemberCluster %s was Duplicate while %s overlapped it (%s)" % (
+                m, old, new, dict(old_states)))
+        cur = self.member_copies(m)
+        written = sorted(k for k, o in cur.items() if self.copy_cluster(o) == new)
+        if written:
+            self.violation("%s: %d copies labelled with the duplicate MemberCluster %s during the overlap, e.g. %s" % (
+                m, len(written), new, ", ".join("%s/%s" % k for k in written[:8])))
+        snap = {k: o for k, o in cur.items() if self.copy_cluster(o) == old}
+        t_snap = time.time()
+        with self.lock:
+            self.name_timeline[m].append((t_snap, new))   # placement by the old name leaves the member
+            self.serving[m] = new
+            dw[4] = t_snap
+        self.hub_call("DELETE", FED + "/memberclusters/" + old, ok=(404,))
+        t_gone = self.wait_gone(old, "member-rename")
+        out = self.check_left(m, old, snap, t_snap, handover_to=new)
+        self.mc_secret[m] = sec_new
+        ready = self.wait_ready(new, m, 60)
+        self.lifecycle["renamed"] += 1
+        return ("MemberCluster %s registered for the member of %s: %s; overlap %.1fs; %s deleted, gone after %.1fs, "
+                "%d copies: %s; %s %s" % (
+                    new, old, "DuplicateCluster after %.1fs" % (t_dup - dw[3]) if t_dup else "NOT DuplicateCluster",
+                    t_snap - dw[3], old, t_gone - t_snap, len(snap),
+                    ", ".join("%s %d" % kv for kv in sorted(out.items())) or "-", new, ready))
+
+    def fault_secret_broken(self, m, f, ab):
+        name = self.serving[m]
+        path = "/api/v1/namespaces/kclient-system/secrets/" + self.mc_secret[m]
+        orig = self.hub_call("GET", path)["data"]["kubeconfig"]
+        junk = self.fault_rng.choice([b"this is not a kubeconfig\n", b"apiVersion: v1\nkind: Config\nclusters: [{{{\n",
+                                      b"\x00\xff\xfe garbage \x01\x02"])
+        self.hub_call("PATCH", path, {"data": {"kubeconfig": base64.b64encode(junk).decode()}},
+                      ctype="application/merge-patch+json")
+        t_break = time.time()
+        seen = None
+        last = None
+        try:
+            while True:
+                now = time.time()
+                if (now >= t_break + f["hold"] or ab.is_set()) and (seen or now >= t_break + max(f["hold"], 20)):
+                    break
+                last = self.mc_state(name)
+                if seen is None and last == ("False", "KubeconfigInvalid"):
+                    seen = time.time()
+                time.sleep(0.5)
+        finally:
+            self.hub_call("PATCH", path, {"data": {"kubeconfig": orig}}, ctype="application/merge-patch+json")
+        t_fix = time.time()
+        with self.lock:
+            self.broken_windows.append([m, name, seen, t_fix])
+        if not seen:
+            self.violation("%s: MemberCluster %s not Ready=False reason KubeconfigInvalid while its Secret held "
+                           "garbage (%.1fs; last Ready %s %s)" % (m, name, t_fix - t_break, last[0], last[1]))
+        ready = self.wait_ready(name, m, 60)
+        self.lifecycle["Secrets broken"] += 1
+        return "Secret %s garbage for %.1fs: %s; fixed: %s" % (
+            self.mc_secret[m], t_fix - t_break,
+            "KubeconfigInvalid after %.1fs" % (seen - t_break) if seen else "NOT KubeconfigInvalid", ready)
+
+    def fault_hang(self, m, f, ab):
+        c = self.clusters[m]
+        name = self.serving[m]
+        with open(os.path.join(c.dir, "pid")) as fh:
+            pid = int(fh.read().strip())
+        with open("/proc/%d/cmdline" % pid, "rb") as fh:
+            cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+        if ("--dir %s " % c.dir) not in cmd:
+            raise HarnessError("pid %d in %s/pid is not %s's control plane: %s" % (pid, c.dir, m, cmd[:200]))
+        c.up.clear()   # the member load leaves it alone
+        os.kill(pid, signal.SIGSTOP)
+        with self.lock:
+            self.hung[m] = pid
+        t0 = time.time()
+        unknown = None
+        try:
+            while time.time() < t0 + f["hold"] and not ab.is_set():
+                if unknown is None and self.mc_state(name)[0] == "Unknown":
+                    unknown = time.time()
+                ab.wait(max(0.0, min(1.0, t0 + f["hold"] - time.time())))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            with self.lock:
+                self.hung.pop(m, None)
+            c.up.set()
+        held = time.time() - t0
+        self.lifecycle["hangs"] += 1
+        return "apiserver (pid %d) stopped (SIGSTOP) for %.1fs, then SIGCONT; %s" % (
+            pid, held, "Ready=Unknown after %.1fs" % (unknown - t0) if unknown else "not seen Ready=Unknown")
+
+    # -- while a member is Ready=Unknown its status entries are frozen --
+
+    def stale_monitor(self):
+        """Invariant (b): while a MemberCluster is Ready=Unknown, sample every
+        FederatedPodGroup's status about once a second: the member's entry
+        says stale: true (after STALE_GRACE) and keeps the values of its
+        first stale sample; it may only go if the placement changed."""
+        episodes = {}
+        while not self.stop_monitor.is_set():
+            t_loop = time.time()
+            try:
+                a = self.mc_states()
+                unknown = set(n for n, (st, deleting) in a.items() if st == "Unknown" and not deleting)
+                for n in list(episodes):
+                    if n not in unknown:
+                        self.end_episode(episodes.pop(n))
+                if unknown:
+                    fpgs = self.hub.admin.get(FED + "/federatedpodgroups")["items"]
+                    c = self.mc_states(keep=True)
+                    for n in sorted(unknown):
+                        if c.get(n, (None, True)) != ("Unknown", False):
+                            if n in episodes:
+                                self.end_episode(episodes.pop(n))
+                            continue
+                        ep = episodes.setdefault(n, {"name": n, "t0": t_loop, "base": {}, "flagged": set(),
+                                                     "samples": 0, "entries": 0, "bad": collections.defaultdict(list),
+                                                     "mc": None})
+                        self.check_stale(ep, fpgs, time.time())
+            except ApiError:
+                pass
+            self.stop_monitor.wait(max(0.2, 1.0 - (time.time() - t_loop)))
+        for ep in episodes.values():
+            self.end_episode(ep)
+
+    def mc_states(self, keep=False):
+        out = {}
+        items = self.hub.admin.get(FED + "/memberclusters")["items"]
+        for mc in items:
+            out[mc["metadata"]["name"]] = (self.mc_ready(mc)[0], bool(mc["metadata"].get("deletionTimestamp")))
+        if keep:
+            self.last_mcs = {mc["metadata"]["name"]: mc for mc in items}
+        return out
+
+    def end_episode(self, ep):
+        self.stale_stats["episodes"] += 1
+        self.stale_stats["samples"] += ep["samples"]
+        self.stale_stats["entries compared"] += ep["entries"]
+        log("stale check: %s Ready=Unknown for %.1fs: %d samples, %d entries followed, %d flagged" % (
+            ep["name"], time.time() - ep["t0"], ep["samples"], ep["entries"], len(ep["flagged"])))
+        for what, items in sorted(ep["bad"].items()):
+            self.stale_stats["entries flagged: " + what] += len(items)
+            self.violation("%d status entries of %s %s while it was Ready=Unknown (from %.1fs, %.1fs long; the "
+                           "MemberCluster when first flagged: %s), e.g.:\n  %s" % (
+                               len(items), ep["name"], what, ep["t0"] - T0, time.time() - ep["t0"], ep["mc"],
+                               "\n  ".join(items[:4])))
+
+    def stale_change(self, n, key, old, new):
+        """An entry of Ready=Unknown MemberCluster n changed from old to new:
+        "ok ..." when new is what the member really has (the operator may get
+        an answer between the link coming back and the member being Ready
+        again), else why it is a regression."""
+        with self.lock:
+            m = next((x for x, sn in self.serving.items() if sn == n), None)
+            hung = m in self.hung
+        if m is None:
+            return "no member is served by %s" % n
+        if hung:
+            return "%s is stopped (SIGSTOP): nothing can have been observed" % m
+        ag_old, ag_new = old.get("appliedGeneration") or 0, new.get("appliedGeneration") or 0
+        if ag_new < ag_old:
+            return "appliedGeneration went back"
+        try:
+            c = self.clusters[m].admin.get("%s/namespaces/%s/podgroups/%s" % (pg_base(MEMBERS[m]["api"]), key[0], key[1]))
+        except ApiError as e:
+            c = None
+            if e.status != 404:
+                return "cannot read the copy on %s to compare: %s" % (m, e)
+        if ag_new > ag_old:
+            have = ((c or {}).get("metadata", {}).get("annotations") or {}).get(ANN_GEN)
+            if not have or int(have) < ag_new:
+                return "appliedGeneration %s but the copy on %s is of generation %s" % (ag_new, m, have)
+        counts = lambda v: (v.get("memberPhase"), v.get("running"), v.get("succeeded"), v.get("failed"))
+        if counts(new) == counts(old):
+            return "ok: acknowledged"
+        cs = (c or {}).get("status") or {}
+        cur = (cs.get("phase") or "Pending", cs.get("running", 0), cs.get("succeeded", 0), cs.get("failed", 0))
+        if counts(new) == cur:
+            return "ok: the copy's status"
+        with self.lock:
+            recent = [v for t, v in self.status_log.get((m, key[0], key[1]), []) if t >= time.time() - 30]
+        if counts(new) in recent:
+            return "ok: a status the member had"
+        return "the copy on %s has %s" % (m, cur)
+
+    def check_stale(self, ep, fpgs, now):
+        n = ep["name"]
+        ep["samples"] += 1
+
+        def flag(key, what, detail):
+            if key in ep["flagged"]:
+                return
+            ep["flagged"].add(key)
+            if ep["mc"] is None:
+                ep["mc"] = self.mc_text(getattr(self, "last_mcs", {}).get(n))
+            ep["bad"][what].append("%s/%s at %.1fs: %s" % (key[0], key[1], now - T0, detail))
+        for f in fpgs:
+            md = f["metadata"]
+            key = (md["namespace"], md["name"])
+            e = next((x for x in (f.get("status") or {}).get("clusters") or [] if x.get("clusterName") == n), None)
+            b = ep["base"].get(key)
+            if e is None:
+                if b is None:
+                    continue
+                del ep["base"][key]
+                fm = self.fpgs.get(key)
+                with self.lock:
+                    member = next((m for m, sn in self.serving.items() if sn == n), None)
+                moved = (fm is None or fm.delete_sent or md.get("deletionTimestamp") or member is None or
+                         not self.placed_on(fm.pl, member, now) or
+                         any(kind == "placement" and ta >= b[1] - 30 for ta, kind, _ in fm.history))
+                if not moved:
+                    flag(key, "disappeared with no placement change", "it was %s; soak's actions: %s" % (
+                        b[0], self.history_text(fm)))
+                continue
+            vals = dict((k, e.get(k)) for k in STALE_FIELDS)
+            if not e.get("stale"):
+                if now - ep["t0"] > STALE_GRACE:
+                    flag(key, "not stale %ds after Unknown" % STALE_GRACE, str(e))
+                continue
+            if b is None:
+                ep["base"][key] = (vals, now)
+                ep["entries"] += 1
+            elif vals != b[0]:
+                why = self.stale_change(n, key, b[0], vals)
+                if why.startswith("ok"):
+                    ep["base"][key] = (vals, now)   # an answer that did come (link back, Unknown not cleared yet)
+                    self.stale_stats["entries moved to what the member has"] += 1
+                else:
+                    flag(key, "changed (regressed) while stale", "%s at %.1fs, then %s (%s)" % (
+                        b[0], b[1] - T0, vals, why))
+
     # -- the invariants --
 
     def check_state(self):
@@ -1142,18 +1806,26 @@ class Soak:
         v = []
         hub = self.hub.admin
         labels = {}
+        with self.lock:
+            phys = {n: m for m, n in self.serving.items() if n}   # MemberCluster name -> member
         for mc in hub.get(FED + "/memberclusters")["items"]:
             name = mc["metadata"]["name"]
             labels[name] = mc["metadata"].get("labels") or {}
             conds = [c for c in (mc.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"]
             if not conds or conds[0].get("status") != "True":
                 v.append("MemberCluster %s: Ready=%s" % (name, conds[0].get("status") if conds else "none"))
+            if name not in phys:
+                v.append("MemberCluster %s: the soak did not leave it registered (members served by %s)" % (
+                    name, sorted(phys)))
+        for n in sorted(set(phys) - set(labels)):
+            v.append("MemberCluster %s (member %s) is missing" % (n, phys[n]))
+        labels = {n: l for n, l in labels.items() if n in phys}
         fpgs = hub.get(FED + "/federatedpodgroups")["items"]
-        copies = {}
+        copies = {}   # by MemberCluster name
         sel = urllib.parse.quote(MANAGED_BY + "=kclient-federation")
-        for m, d in MEMBERS.items():
-            items = self.clusters[m].admin.get(pg_base(d["api"]) + "/podgroups?labelSelector=" + sel)["items"]
-            copies[m] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in items}
+        for n, m in phys.items():
+            items = self.clusters[m].admin.get(pg_base(MEMBERS[m]["api"]) + "/podgroups?labelSelector=" + sel)["items"]
+            copies[n] = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in items}
         live = set()
         for f in fpgs:
             md = f["metadata"]
@@ -1170,9 +1842,10 @@ class Soak:
             tmpl = spec.get("template") or {}
             want_min = (tmpl.get("spec") or {}).get("minMember")
             overrides = {o["clusterName"]: o for o in spec.get("overrides") or []}
-            for m in sorted(MEMBERS):
-                c = copies[m].get(key)
-                if m not in placed:
+            for n in sorted(phys):
+                m = phys[n]
+                c = copies[n].get(key)
+                if n not in placed:
                     if c:
                         v.append("%s: copy on %s, which is not placed (placed: %s)" % (k, m, sorted(placed)))
                     continue
@@ -1189,8 +1862,8 @@ class Soak:
                 if ann.get(ANN_UID) != md.get("uid"):
                     v.append("%s: %s copy belongs to hub uid %s, want %s" % (k, m, ann.get(ANN_UID), md.get("uid")))
                 want_labels = dict((tmpl.get("metadata") or {}).get("labels") or {})
-                want_labels.update({MANAGED_BY: "kclient-federation", LABEL_NS: key[0], LABEL_NAME: key[1], LABEL_CLUSTER: m})
-                for p in (overrides.get(m) or {}).get("patches") or []:
+                want_labels.update({MANAGED_BY: "kclient-federation", LABEL_NS: key[0], LABEL_NAME: key[1], LABEL_CLUSTER: n})
+                for p in (overrides.get(n) or {}).get("patches") or []:
                     if p.get("path", "").startswith("/metadata/labels/"):
                         want_labels[p["path"].split("/", 3)[3]] = p.get("value")
                 bad = {lk: (cl.get(lk), lv) for lk, lv in want_labels.items() if cl.get(lk) != lv}
@@ -1198,30 +1871,55 @@ class Soak:
                     v.append("%s: %s copy labels (have, want): %s" % (k, m, bad))
                 if MEMBERS[m]["api"] == "Volcano" and (c.get("spec") or {}).get("queue") != (tmpl.get("spec") or {}).get("queue"):
                     v.append("%s: %s copy queue %s" % (k, m, (c.get("spec") or {}).get("queue")))
-            v += self.check_status(k, f, placed, copies)
+            missing = sorted(set(n for n in (spec.get("placement") or {}).get("clusterNames") or [] if n not in labels))
+            v += self.check_status(k, f, placed, copies, missing)
         for key, fm in sorted(self.fpgs.items()):
             if key in live:
                 continue
-            for m in sorted(MEMBERS):
-                if key not in copies[m]:
+            for n in sorted(phys):
+                m = phys[n]
+                if key not in copies[n]:
                     continue
-                if fm.delete_sent and fm.policy == "Orphan" and m in fm.ever_placed():
+                if fm.delete_sent and fm.policy == "Orphan" and m in self.ever_placed(fm):
                     continue  # deletionPolicy Orphan: left behind on purpose
                 why = ("deleted with deletionPolicy %s" % fm.policy) if fm.delete_sent else "never created on the hub"
                 v.append("%s/%s: copy left on %s; the FederatedPodGroup was %s (soak's actions: %s)" % (
                     key[0], key[1], m, why, self.history_text(fm)))
-        for m in sorted(MEMBERS):
-            for key in copies[m]:
+        for n in sorted(phys):
+            for key in copies[n]:
                 if key not in self.fpgs:
-                    v.append("%s/%s: copy on %s of a FederatedPodGroup the soak never made" % (key[0], key[1], m))
+                    v.append("%s/%s: copy on %s of a FederatedPodGroup the soak never made" % (key[0], key[1], phys[n]))
+        # strays of a member that was away (member-force-leave): Delete ones go,
+        # Orphan ones stay with the labels that tie them to the hub removed
+        for m, key, uid, want in [x + ("released",) for x in self.expect_released] + [x + ("gone",) for x in self.expect_gone]:
+            try:
+                o = self.clusters[m].admin.get("%s/namespaces/%s/podgroups/%s" % (pg_base(MEMBERS[m]["api"]), key[0], key[1]))
+            except ApiError as e:
+                if e.status != 404:
+                    raise
+                o = None
+            if not o or o["metadata"]["uid"] != uid:
+                continue   # gone (if it was Orphan the audit says who deleted it)
+            if want == "gone":
+                v.append("%s/%s: the copy on %s (policy Delete) of a FederatedPodGroup deleted while the member "
+                         "was away is still there (labels %s)" % (key[0], key[1], m, o["metadata"].get("labels")))
+            elif MANAGED_BY in (o["metadata"].get("labels") or {}):
+                v.append("%s/%s: the copy on %s (policy Orphan) of a FederatedPodGroup deleted while the member "
+                         "was away is not released (labels %s)" % (key[0], key[1], m, o["metadata"].get("labels")))
         return v
 
-    def check_status(self, k, f, placed, copies):
+    def check_status(self, k, f, placed, copies, missing=()):
+        """missing: clusterNames no MemberCluster has (after a rename): an
+        entry each, reason ClusterNotFound, counted as placed, not applied."""
         v = []
         md, spec, st = f["metadata"], f["spec"], f.get("status") or {}
         key, gen = (md["namespace"], md["name"]), md.get("generation")
         want = []
-        for m in sorted(placed):
+        for m in sorted(set(placed) | set(missing)):
+            if m in missing:
+                want.append({"clusterName": m, "memberPhase": "Pending", "running": 0, "succeeded": 0, "failed": 0,
+                             "applied": False, "appliedGeneration": 0, "stale": False, "reason": "ClusterNotFound"})
+                continue
             cs = (copies[m].get(key) or {}).get("status") or {}
             want.append({"clusterName": m, "memberPhase": cs.get("phase") or "Pending", "running": cs.get("running", 0),
                          "succeeded": cs.get("succeeded", 0), "failed": cs.get("failed", 0), "applied": True,
@@ -1229,8 +1927,10 @@ class Soak:
         got = st.get("clusters") or []
         if st.get("observedGeneration") != gen:
             v.append("%s: status.observedGeneration %s, generation %s" % (k, st.get("observedGeneration"), gen))
-        if [e.get("clusterName") for e in got] != sorted(placed):
-            v.append("%s: status.clusters %s, placed on %s" % (k, [e.get("clusterName") for e in got], sorted(placed)))
+        if [e.get("clusterName") for e in got] != [w["clusterName"] for w in want]:
+            v.append("%s: status.clusters %s, placed on %s%s" % (
+                k, [e.get("clusterName") for e in got], sorted(placed),
+                " and names without a MemberCluster %s" % list(missing) if missing else ""))
         else:
             for e, w in zip(got, want):
                 diff = {f2: (e.get(f2), w[f2]) for f2 in w if e.get(f2) != w[f2]}
@@ -1259,7 +1959,8 @@ class Soak:
         if diff:
             v.append("%s: status (hub, from members): %s" % (k, diff))
         conds = {c.get("type"): c.get("status") for c in st.get("conditions") or []}
-        wantc = {"Applied": "True", "StatusFresh": "True", "Ready": "True" if phase == "Running" else "False"}
+        wantc = {"Applied": "False" if missing else "True", "StatusFresh": "True",
+                 "Ready": "True" if phase == "Running" else "False"}
         diff = {t: (conds.get(t), s) for t, s in wantc.items() if conds.get(t) != s}
         if diff:
             v.append("%s: conditions (hub, want): %s" % (k, diff))
@@ -1272,15 +1973,49 @@ class Soak:
             reason = self.explain_delete(d)
             if d["source"] == "apiserver-audit" and d["user"] != "writer":
                 self.violation("%s: %s/%s deleted by %s, not the operator" % (d["member"], d["ns"], d["name"], d["user"]))
-            if reason:
+            m, t = d["member"], d["t"]
+            broken = [w for w in self.broken_windows if w[0] == m and w[2] and w[2] <= t <= w[3]]
+            if broken:
+                self.violation("%s: %s/%s deleted at %.1fs (seen by %s) while MemberCluster %s had a broken kubeconfig "
+                               "Secret (KubeconfigInvalid from %.1fs to %.1fs)" % (
+                                   m, d["ns"], d["name"], t - T0, d["source"], broken[0][1], broken[0][2] - T0,
+                                   broken[0][3] - T0))
+            if reason and not reason.startswith("ORPHAN"):
                 why[(d["source"], reason)] += 1
                 continue
-            why[(d["source"], "UNEXPLAINED")] += 1
             hist = self.history_text(self.fpgs.get((d["ns"], d["name"])))
-            self.violation("%s: %s/%s deleted at %.1fs (seen by %s) with no FederatedPodGroup deletion or placement "
+            if reason:
+                why[(d["source"], reason)] += 1
+                self.violation("%s: %s/%s, a copy of a FederatedPodGroup with deletionPolicy Orphan, deleted at %.1fs "
+                               "(seen by %s; %s)%s with no placement change away from %s to explain it; faults around "
+                               "then: %s; soak's actions on it: %s" % (
+                                   m, d["ns"], d["name"], t - T0, d["source"], reason[7:], self.window_note(m, t), m,
+                                   self.faults_around(t, m), hist))
+                continue
+            why[(d["source"], "UNEXPLAINED")] += 1
+            self.violation("%s: %s/%s deleted at %.1fs (seen by %s)%s with no FederatedPodGroup deletion or placement "
                            "change to explain it; faults around then: %s; soak's actions on it: %s" % (
-                               d["member"], d["ns"], d["name"], d["t"] - T0, d["source"],
-                               self.faults_around(d["t"], d["member"]), hist or "none"))
+                               m, d["ns"], d["name"], t - T0, d["source"], self.window_note(m, t),
+                               self.faults_around(t, m), hist))
+        # nothing writes to a member that has no MemberCluster
+        for m, name, t1, t2 in self.no_mc:
+            ws = [w for w in self.member_writes[m] if t1 + 0.5 < w[0] < (t2 or time.time())]
+            self.lifecycle["writes while no MemberCluster"] += len(ws)
+            if ws:
+                self.violation("%s: %d operator writes while it had no MemberCluster (%s gone at %.1fs, registered "
+                               "again at %.1fs), e.g. %s" % (
+                                   m, len(ws), name, t1 - T0, (t2 or time.time()) - T0,
+                                   "; ".join("%.1fs %s %s/%s -> %s (%s)" % (w[0] - T0, w[1], w[2], w[3], w[4], w[5])
+                                             for w in ws[:5])))
+        # the overlap of a MemberCluster and its duplicate: no deletion storm
+        for m, old, new, t1, t2 in self.dup_windows:
+            ds = [d for d in self.deletions if d["member"] == m and d["source"] == "apiserver-audit"
+                  and t1 <= d["t"] <= (t2 or time.time())]
+            self.lifecycle["member DELETEs during duplicate overlaps"] += len(ds)
+            log("duplicate overlap %s/%s on %s (%.1fs..%.1fs): %d member DELETEs (%s)" % (
+                old, new, m, t1 - T0, (t2 or time.time()) - T0, len(ds),
+                ", ".join("%s %d" % kv for kv in sorted(collections.Counter(
+                    self.explain_delete(d) or "UNEXPLAINED" for d in ds).items())) or "none"))
         return why
 
     # -- the run --
@@ -1296,6 +2031,7 @@ class Soak:
         self.t_soak_start = time.time()
         loaders = [self.bg("hub-load", self.hub_load), self.bg("member-load", self.member_load),
                    self.bg("hub-sampler", self.sample_hub)]
+        monitor = self.bg("stale-monitor", self.stale_monitor)
         faults = self.bg("faults", self.run_faults, plan)
         progress_at = time.time() + 30
         while time.time() < self.t_soak_start + self.a.duration and not self.harness_errors:
@@ -1307,6 +2043,8 @@ class Soak:
         self.stop_faults.set()
         for t in loaders + [faults]:
             t.join()
+        self.stop_monitor.set()
+        monitor.join()
         self.t_soak_end = time.time()
         self.restore()
         self.t_quiet = time.time()
@@ -1326,6 +2064,11 @@ class Soak:
 
     def restore(self):
         """Faults undo themselves; make sure nothing is left behind."""
+        self.resume_hung()
+        with self.lock:
+            absent = [m for m, n in self.serving.items() if not n]
+        if absent:
+            raise HarnessError("members without a MemberCluster after the faults: %s" % absent)
         for m, p in self.proxies.items():
             st = p.ctl("mode?set=pass")
             p.ctl("latency?ms=0")
@@ -1398,9 +2141,24 @@ class Soak:
                     self.violation("operator replica %s exited unexpectedly (status %s); log tail:\n%s" % (
                         r.name, r.exit, "\n".join(tail.splitlines()[-25:])))
 
+    def resume_hung(self):
+        with self.lock:
+            hung = list(self.hung.items())
+        for m, pid in hung:
+            log("%s still stopped after the faults: SIGCONT to %d" % (m, pid))
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
+            with self.lock:
+                self.hung.pop(m, None)
+            self.clusters[m].up.set()
+
     def teardown(self):
         self.stop_load.set()
         self.stop_faults.set()
+        self.stop_monitor.set()
+        self.resume_hung()
         self.stopping_ops = True
         self.audit_stop.set()
         for p in list(self.audit_procs.values()):
@@ -1508,6 +2266,9 @@ class Soak:
         print("duration: %.0fs of load and faults; setup %s; total %.0fs" % (
             soak, D((self.t_soak_start or T0) - T0), time.time() - T0))
         print("time to converge after the last fault: %s" % (D(conv) if conv is not None else "DID NOT CONVERGE"))
+        never = [k for k in FAULT_WEIGHTS if not self.faults_done.get(k)]
+        if never:
+            print("fault kinds that did not run: %s" % ", ".join(never))
         print("faults injected: %d (%s)%s" % (
             sum(self.faults_done.values()), ", ".join("%s %d" % kv for kv in sorted(self.faults_done.items())),
             ("; skipped: " + ", ".join("%s %d" % kv for kv in sorted(self.faults_skipped.items()))) if self.faults_skipped else ""))
@@ -1543,6 +2304,10 @@ class Soak:
         for cls, n in classes.most_common():
             print("  %6d  %s" % (n, cls))
         print("member Ready transitions (logs): %s" % (", ".join("%s %d" % kv for kv in sorted(transitions.items())) or "none"))
+        print("member lifecycle: %s" % (", ".join("%s %d" % kv for kv in sorted(self.lifecycle.items())) or "none"))
+        print("membership at the end: %s" % ", ".join("%s served by %s" % kv for kv in sorted(self.serving.items())))
+        print("stale entries while Ready=Unknown (sampled ~1/s): %s" % (
+            ", ".join("%s %d" % kv for kv in sorted(self.stale_stats.items())) or "no Ready=Unknown episode seen"))
         print("audit: member copies deleted: %s" % (", ".join("%s/%s %d" % (s, w, n) for (s, w), n in sorted(why_deleted.items())) or "none"))
         for line in crashes[:20]:
             self.violation("crash signature in operator log: " + line)
