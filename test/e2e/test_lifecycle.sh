@@ -431,8 +431,20 @@ check "9: the copy on the cut member is still there" copy_exists edge2 sp s9 s9-
 
 # ~30 s of quiet outage since the delete (no MemberCluster or hub object
 # changes that would send every object round again), so backoffs grow
+mark9=$(log_mark)
 sleep $((t9 + 30 - SECONDS > 0 ? t9 + 30 - SECONDS : 0))
 fpgj s9 s9-pg | is_obj || bad "precondition: s9-pg still waiting after 30 s"
+# docs/member-lifecycle.md, Isolation: "A warning about the same object and
+# cluster is logged once per distinct error, not every retry" - the member's
+# own probe failures included (a cut answers refused or reset in turn).
+once_per_error() {
+	local lines distinct
+	lines=$(log_since "$mark9" | log_warn | grep -F 'cluster=edge2' | sed -E 's/^[^ ]+ +//')
+	distinct=$(sort -u <<<"$lines" | grep -c .)
+	why="$(grep -c . <<<"$lines") WARN lines about edge2 in 30 s, $distinct distinct: $(sort <<<"$lines" | uniq -c | sort -rn | head -3 | cut -c1-160 | tr '\n' ';')"
+	[ "$(grep -c . <<<"$lines")" = "$distinct" ]
+}
+check "9: over the 30 s outage each distinct warning about edge2 is logged once, not every probe" once_per_error
 pctl "mode?set=pass"
 t_ready=""
 end=$((SECONDS + 20))
@@ -459,22 +471,29 @@ check "9: after 30 s cut, the copy is removed and the object gone within 8 s of 
 alive
 say "1. removing a reachable MemberCluster"
 namespaces s1
-fpg_apply s1 s1-del Delete '{clusterNames: [edge1, edge2]}'
-fpg_apply s1 s1-orph Orphan '{clusterNames: [edge1, edge2]}'
+# s1-del and s1-orph select edge2 by label: once it has left, they place
+# nothing there.  s1-named names edge2: once its MemberCluster is gone, that
+# is "a placement name with no MemberCluster" (reason ClusterNotFound).
+BOTH_REGIONS='{clusterSelector: {matchExpressions: [{key: region, operator: In, values: [guangzhou, shenzhen]}]}}'
+fpg_apply s1 s1-del Delete "$BOTH_REGIONS"
+fpg_apply s1 s1-orph Orphan "$BOTH_REGIONS"
+fpg_apply s1 s1-named Delete '{clusterNames: [edge1, edge2]}'
 need 20 "s1-del copy on edge2" copy_exists edge2 sp s1 s1-del
 need 20 "s1-orph copy on edge2" copy_exists edge2 sp s1 s1-orph
-lists_edge2() { # NS NAME...
+need 20 "s1-named copy on edge2" copy_exists edge2 sp s1 s1-named
+lists_edge2() { # NS NAME...: each lists edge2 in status.clusters
 	local ns=$1 n
 	shift
 	for n in "$@"; do fpgj "$ns" "$n" | jt '[.status.clusters[]? | select(.clusterName == "edge2")] | length > 0' >/dev/null || return 1; done
 }
-need 20 "both s1 objects list edge2 in status.clusters" lists_edge2 s1 s1-del s1-orph
+need 20 "the three s1 objects list edge2 in status.clusters" lists_edge2 s1 s1-del s1-orph s1-named
 mc_finalizer() { mcj "$1" | jt '.metadata.finalizers // [] | index("federation.kclient.io/member-cleanup")'; }
 eventually 10 "1: the MemberCluster carries the finalizer federation.kclient.io/member-cleanup" mc_finalizer edge2
 uid_orph=$(copy_uid edge2 sp s1 s1-orph)
-uids_e1="$(copy_uid edge1 sp s1 s1-del) $(copy_uid edge1 sp s1 s1-orph)"
+uids_e1="$(copy_uid edge1 sp s1 s1-del) $(copy_uid edge1 sp s1 s1-orph) $(copy_uid edge1 sp s1 s1-named)"
 hubctl delete membercluster edge2 --wait=false >/dev/null || bad "precondition: kubectl delete membercluster edge2"
-eventually 15 "1: the Delete-policy copy is deleted from edge2" copy_gone edge2 sp s1 s1-del
+del_copies_gone() { copy_gone edge2 sp s1 s1-del && copy_gone edge2 sp s1 s1-named; }
+eventually 15 "1: the Delete-policy copies are deleted from edge2" del_copies_gone
 orphan_released() { # EDGE NS NAME UID
 	local j
 	j=$(pgj "$1" sp "$2" "$3")
@@ -483,10 +502,20 @@ orphan_released() { # EDGE NS NAME UID
 }
 eventually 15 "1: the Orphan-policy copy stays (same uid) without the four federation.kclient.io labels" orphan_released edge2 s1 s1-orph "$uid_orph"
 eventually 15 "1: the MemberCluster then disappears" mc_gone edge2
-no_edge2_entries() { ! lists_edge2 s1 s1-del && ! lists_edge2 s1 s1-orph; }
-eventually 10 "1: the hub objects' status.clusters no longer list edge2" no_edge2_entries
+no_edge2_entries() {
+	why="s1-del: $(entry s1 s1-del edge2), s1-orph: $(entry s1 s1-orph edge2)"
+	! lists_edge2 s1 s1-del && ! lists_edge2 s1 s1-orph
+}
+eventually 10 "1: the objects that selected edge2 no longer list it in status.clusters" no_edge2_entries
+named_not_found() {
+	local e
+	e=$(entry s1 s1-named edge2)
+	why="s1-named's edge2 entry: ${e:-none}"
+	jt '.reason == "ClusterNotFound" and .applied != true' <<<"$e"
+}
+eventually 10 "1: the object naming edge2 reports it ClusterNotFound" named_not_found
 check "1: edge1's copies untouched (same uids)" sh -c "[ \"\$1\" = \"\$2\" ]" _ "$uids_e1" \
-	"$(copy_uid edge1 sp s1 s1-del) $(copy_uid edge1 sp s1 s1-orph)"
+	"$(copy_uid edge1 sp s1 s1-del) $(copy_uid edge1 sp s1 s1-orph) $(copy_uid edge1 sp s1 s1-named)"
 hubctl -n s1 delete fpg --all --wait=false >/dev/null
 
 # --------------------------------------------------------------------------
