@@ -131,6 +131,7 @@ static void loop_release(kc_loop *l)
     for (size_t i = 0; i < l->timers.len; i++)
         free(l->timers.items[i]);
     free(l->timers.items);
+    kc_isolated_free(l);
     curl_multi_cleanup(l->multi);
     free(l);
 }
@@ -205,6 +206,8 @@ static void heap_swap(kc_timer_heap *h, size_t i, size_t j)
     kc_timer *t = h->items[i];
     h->items[i] = h->items[j];
     h->items[j] = t;
+    h->items[i]->pos = i;
+    h->items[j]->pos = j;
 }
 
 static void heap_up(kc_timer_heap *h, size_t i)
@@ -230,53 +233,62 @@ static void heap_down(kc_timer_heap *h, size_t i)
     }
 }
 
-static kc_timer *heap_pop(kc_timer_heap *h)
+/* Take out the timer at i (0 for the earliest). */
+static kc_timer *heap_take(kc_timer_heap *h, size_t i)
 {
-    kc_timer *top = h->items[0];
-    h->items[0] = h->items[--h->len];
-    heap_down(h, 0);
-    return top;
+    kc_timer *t = h->items[i];
+    h->items[i] = h->items[--h->len];
+    h->items[i]->pos = i;
+    if (i < h->len) {
+        heap_down(h, i);
+        heap_up(h, i);
+    }
+    return t;
 }
 
-uint64_t kc_client_timer(kc_client *c, long delay_ms, kc_timer_cb cb, void *ud)
+kc_timer *kc_loop_timer_add(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud)
 {
     kc_timer_heap *h = &c->loop->timers;
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
         kc_timer **items = realloc(h->items, cap * sizeof(*items));
         if (!items)
-            return 0;
+            return NULL;
         h->items = items;
         h->cap = cap;
     }
     kc_timer *t = calloc(1, sizeof(*t));
     if (!t)
-        return 0;
-    t->due_ns = kc_client_now(c) + (uint64_t)(delay_ms > 0 ? delay_ms : 0) * 1000000ull;
+        return NULL;
+    t->due_ns = due_ns;
     t->id = ++h->next_id;
     t->client = c;
     t->cb = cb;
     t->ud = ud;
+    t->pos = h->len;
     h->items[h->len++] = t;
     heap_up(h, h->len - 1);
-    return t->id;
+    return t;
+}
+
+uint64_t kc_client_timer(kc_client *c, long delay_ms, kc_timer_cb cb, void *ud)
+{
+    uint64_t due = kc_client_now(c) + (uint64_t)(delay_ms > 0 ? delay_ms : 0) * 1000000ull;
+    kc_timer *t = kc_loop_timer_add(c, due, cb, ud);
+    return t ? t->id : 0;
 }
 
 uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud)
 {
-    uint64_t id = kc_client_timer(c, 0, cb, ud);
-    if (!id)
-        return 0;
-    kc_timer_heap *h = &c->loop->timers;
-    for (size_t i = 0; i < h->len; i++) {
-        if (h->items[i]->id == id) {
-            h->items[i]->due_ns = due_ns;
-            heap_down(h, i);
-            heap_up(h, i);
-            break;
-        }
-    }
-    return id;
+    kc_timer *t = kc_loop_timer_add(c, due_ns, cb, ud);
+    return t ? t->id : 0;
+}
+
+void kc_loop_timer_remove(kc_loop *l, kc_timer *t)
+{
+    kc_timer_heap *h = &l->timers;
+    if (t->pos < h->len && h->items[t->pos] == t)
+        free(heap_take(h, t->pos));
 }
 
 void kc_client_timer_cancel(kc_client *c, uint64_t id)
@@ -298,7 +310,7 @@ static void timers_run_due(kc_loop *l)
     kc_timer_heap *h = &l->timers;
     /* Only timers due now: ones added by callbacks wait for the next round. */
     while (h->len && h->items[0]->due_ns <= now) {
-        kc_timer *t = heap_pop(h);
+        kc_timer *t = heap_take(h, 0);
         if (!t->cancelled)
             t->cb(t->client, t->ud);
         free(t);
@@ -312,17 +324,17 @@ static uint64_t timers_next_due(const kc_loop *l)
 
 /* --- the loop --- */
 
-static void read_multi_messages(kc_loop *l)
+void kc_loop_read_messages(CURLM *multi)
 {
     CURLMsg *msg;
     int left;
-    while ((msg = curl_multi_info_read(l->multi, &left))) {
+    while ((msg = curl_multi_info_read(multi, &left))) {
         if (msg->msg != CURLMSG_DONE)
             continue;
         kc_request *r = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         CURLcode rc = msg->data.result;
-        curl_multi_remove_handle(l->multi, msg->easy_handle);
+        curl_multi_remove_handle(multi, msg->easy_handle);
         if (r)
             kc_request_on_transfer_done(r, rc);
     }
@@ -335,6 +347,9 @@ static long wait_budget_ms(kc_loop *l, long max_wait_ms)
     curl_multi_timeout(l->multi, &curl_ms);
     if (curl_ms >= 0 && curl_ms < wait)
         wait = curl_ms;
+    long side_ms = kc_isolated_timeout(l);
+    if (side_ms >= 0 && side_ms < wait)
+        wait = side_ms;
     uint64_t next = timers_next_due(l);
     if (next != UINT64_MAX) {
         uint64_t now = loop_now(l);
@@ -352,10 +367,12 @@ int kc_client_run_once(kc_client *c, long max_wait_ms)
     kc_loop *l = c->loop;
     int running = 0;
     long wait = wait_budget_ms(l, max_wait_ms);
-    if (wait > 0)
-        curl_multi_poll(l->multi, NULL, 0, (int)wait, NULL);
+    kc_isolated_prepare_poll(l);
+    if (wait > 0 || l->nside) /* the side multi's sockets are only seen through the poll */
+        curl_multi_poll(l->multi, l->side_fds, l->nside, (int)wait, NULL);
     curl_multi_perform(l->multi, &running);
-    read_multi_messages(l);
+    kc_isolated_run(l);
+    kc_loop_read_messages(l->multi);
     timers_run_due(l);
     kc_request_complete_queue(l);
     return l->pending;
@@ -390,14 +407,15 @@ void kc_client_get_stats(const kc_client *c, kc_client_stats *out)
  * peer had reset them (watches resume, idempotent requests retry), and no
  * connection made before now carries a request again (transport.c), so a
  * dead HTTP/2 connection is not reused forever.  Other clients on the loop
- * are untouched. */
+ * are untouched, and so are fresh_connection requests (their connections
+ * are their own, and they have their own timeouts). */
 static void reset_connections(kc_client *c)
 {
     c->reset_ns = kc_client_now(c);
     for (kc_request *r = c->loop->live_head; r; r = r->live_next) {
-        if (r->client != c || r->state != KC_REQ_ACTIVE)
+        if (r->client != c || r->state != KC_REQ_ACTIVE || r->fresh_connection)
             continue;
-        curl_multi_remove_handle(c->loop->multi, r->easy);
+        curl_multi_remove_handle(r->multi, r->easy);
         r->state = KC_REQ_WAITING;
         snprintf(r->curl_errbuf, sizeof(r->curl_errbuf),
                  "the connection was found dead by the health check");

@@ -19,6 +19,7 @@ typedef struct kc_timer {
     kc_timer_cb cb;
     void *ud;
     int cancelled;
+    size_t pos; /* index in the heap, kept by the heap */
 } kc_timer;
 
 typedef struct kc_timer_heap {
@@ -47,6 +48,7 @@ struct kc_request {
     int max_attempts;
     long timeout_ms;
     int no_rate_limit;
+    int fresh_connection;       /* own connection, on the loop's side multi */
     int (*on_data)(const char *buf, size_t len, void *ud);
     void (*on_open)(long http_status, void *ud);
     void *stream_ud;
@@ -54,6 +56,9 @@ struct kc_request {
     void *ud;
 
     CURL *easy;
+    CURLM *multi;               /* the multi the easy handle is in while ACTIVE */
+    kc_timer *deadline;         /* end of the attempt's timeout_ms, or NULL */
+    uint64_t attempt_ns;        /* when the current attempt was handed to curl */
     struct curl_slist *headers;
     int headers_owned;          /* 0: a list shared from the client's header cache */
     kc_strbuf resp_body;
@@ -88,6 +93,11 @@ typedef struct kc_loop {
     int pending;
     int refs;
     long host_budget;             /* CURLMOPT_MAX_HOST_CONNECTIONS: the clients' budgets summed */
+    /* fresh_connection transfers (isolated.c): a second multi without a
+     * per-host limit, driven by socket events from the same poll */
+    CURLM *side;
+    struct curl_waitfd *side_fds; /* the side multi's sockets, kept by its socket callback */
+    unsigned nside, side_cap;
     CURL *easy_pool[64];          /* finished handles, reset and reused: no init per request */
     int npool;
     uint64_t (*clock)(void *ud);
@@ -138,7 +148,26 @@ struct kc_client {
     int nheaders;
 };
 
-/* Timer heap (client.c). */
+/* Timer heap (client.c).  kc_loop_timer_add returns the timer itself, valid
+ * until it has run (it is freed after its callback) or kc_loop_timer_remove
+ * took it out (O(log n), unlike the lazy kc_client_timer_cancel). */
+kc_timer *kc_loop_timer_add(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud);
+void kc_loop_timer_remove(kc_loop *l, kc_timer *t);
+
+/* Isolated transfers (isolated.c): requests with fresh_connection run on
+ * the loop's side multi, made on first use, so that they never wait behind
+ * the per-host connection budget the other transfers hold. */
+CURLMcode kc_isolated_add(kc_loop *l, CURL *e);
+/* Milliseconds until the side multi needs to run (-1 = no need). */
+long kc_isolated_timeout(kc_loop *l);
+/* Sockets to poll for it: l->side_fds[0 .. l->nside), revents cleared. */
+void kc_isolated_prepare_poll(kc_loop *l);
+/* Act on what the poll found and on due timeouts; finished transfers go to
+ * kc_request_on_transfer_done. */
+void kc_isolated_run(kc_loop *l);
+void kc_isolated_free(kc_loop *l);
+/* Read the multi's finished transfers (client.c). */
+void kc_loop_read_messages(CURLM *multi);
 
 
 /* Transport (transport.c): prepare the easy handle for one attempt. */

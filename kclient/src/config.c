@@ -151,6 +151,10 @@ typedef struct kc_set {
     const kc_src *current_from;
     kc_strbuf origin; /* the files read, joined by ':' */
     kc_strbuf warnings; /* for kc_config_warnings, one per line */
+    /* Loaded by a program from memory (kc_config_from_buffer: a Secret, say),
+     * not from files by a command line: errors then suggest no flag
+     * (--context, --server) the person reading them cannot set. */
+    int program;
 } kc_set;
 
 static void set_free(kc_set *s)
@@ -262,6 +266,27 @@ static kc_src *new_src(kc_set *s, const char *file, const char *dir)
 }
 
 /* Add one parsed document (taken) to the set. */
+static const char *json_kind(const cJSON *j)
+{
+    return cJSON_IsString(j)   ? "a string"
+           : cJSON_IsNumber(j) ? "a number"
+           : cJSON_IsBool(j)   ? "a boolean"
+           : cJSON_IsArray(j)  ? "a list"
+                               : "something else";
+}
+
+/* The document as a whole is wrong.  From a program's buffer the text may
+ * be anything (a Secret key holding the wrong data): say that it is not a
+ * kubeconfig at all. */
+static kc_code doc_fail(const kc_set *s, const char *file, const char *problem, const char *found,
+                        kc_error *err)
+{
+    if (!s->program)
+        return file_fail(err, file, "%s", problem);
+    return file_fail(err, file, "not a kubeconfig: %s%s%s", problem, found ? ", found " : "",
+                     found ? found : "");
+}
+
 static kc_code set_add_doc(kc_set *s, cJSON *doc, const char *file, const char *dir,
                            int allow_empty, kc_error *err)
 {
@@ -275,9 +300,9 @@ static kc_code set_add_doc(kc_set *s, cJSON *doc, const char *file, const char *
     if (s->origin.failed)
         return nomem(err);
     if (cJSON_IsNull(doc))
-        return allow_empty ? KC_OK : file_fail(err, file, "empty document");
+        return allow_empty ? KC_OK : doc_fail(s, file, "empty document", NULL, err);
     if (!cJSON_IsObject(doc))
-        return file_fail(err, file, "expected a mapping at the top level");
+        return doc_fail(s, file, "expected a mapping at the top level", json_kind(doc), err);
     const kc_src *from = new_src(s, file, dir);
     if (!from)
         return nomem(err);
@@ -297,7 +322,7 @@ static kc_code set_add_buffer(kc_set *s, const char *buf, size_t len, const char
     kc_code rc = kc_yaml_parse(buf, len, NULL, &doc, &yerr);
     if (rc != KC_OK) {
         rc = rc == KC_ENOMEM ? nomem(err)
-                             : file_fail(err, file, "%s", yerr.message ? yerr.message : "bad YAML");
+                             : doc_fail(s, file, yerr.message ? yerr.message : "bad YAML", NULL, err);
         kc_error_clear(&yerr);
         return rc;
     }
@@ -894,6 +919,43 @@ static const kc_config_options no_options;
 
 static const char *opt(const char *s) { return s && *s ? s : NULL; }
 
+/* Up to four context names, quoted, for a message. */
+static void context_names(const kc_set *s, char *buf, size_t len)
+{
+    size_t n = s->count[K_CONTEXT], used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && i < 4 && used < len; i++) {
+        int w = snprintf(buf + used, len - used, "%s\"%.64s\"", i ? ", " : "",
+                         s->items[K_CONTEXT][i].name);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (n > 4 && used < len)
+        snprintf(buf + used, len - used, ", ... (%zu in all)", n);
+}
+
+/* Neither current-context nor a context chosen by the program that loaded
+ * the buffer: say what is there instead of naming a flag. */
+static kc_code no_context_fail(const kc_set *s, kc_error *err)
+{
+    const char *file = s->origin.data;
+    if (s->count[K_CONTEXT]) {
+        char names[400];
+        context_names(s, names, sizeof(names));
+        return file_fail(err, file,
+                         "no current-context, and the program loading it names no context "
+                         "(contexts: %s): set current-context",
+                         names);
+    }
+    const cJSON *doc = s->ndocs ? s->docs[0] : NULL;
+    int looks_like = s->count[K_CLUSTER] || s->count[K_USER] ||
+                     cJSON_GetObjectItemCaseSensitive(doc, "kind") ||
+                     cJSON_GetObjectItemCaseSensitive(doc, "apiVersion");
+    if (!looks_like)
+        return file_fail(err, file,
+                         "not a kubeconfig: no clusters, users, contexts or current-context");
+    return file_fail(err, file, "no current-context and no contexts");
+}
+
 /* The context named by --context or current-context; NULL without error
  * when there is none but --server or --cluster make one unnecessary. */
 static kc_code pick_context(const kc_set *s, const kc_config_options *o, const named **ctx,
@@ -904,6 +966,8 @@ static kc_code pick_context(const kc_set *s, const kc_config_options *o, const n
     if (!name) {
         if (opt(o->server) || opt(o->cluster))
             return KC_OK;
+        if (s->program)
+            return no_context_fail(s, err);
         return file_fail(err, s->origin.data, "no current-context set and no --context given");
     }
     if ((*ctx = find(s, K_CONTEXT, name)))
@@ -978,7 +1042,8 @@ static kc_code use_user(const kc_set *s, const kc_config_options *o, const choic
 static kc_code build(const kc_set *s, const kc_config_options *o, kc_config *cfg, kc_error *err)
 {
     if (opt(o->server) && !has_scheme(o->server, server_schemes))
-        return file_fail(err, s->origin.data, "--server: must start with https:// or http://");
+        return file_fail(err, s->origin.data, "%s: must start with https:// or http://",
+                         s->program ? "server override" : "--server");
     choice c = {0};
     kc_code rc = read_context(s, o, &c, err);
     if (rc == KC_OK)
@@ -1025,6 +1090,7 @@ kc_code kc_config_from_buffer(const char *yaml, size_t len, const char *origin,
         return kc_error_set(err, KC_EINVAL, "kc_config_from_buffer: out is NULL");
     *out = NULL;
     kc_set s = {0};
+    s.program = 1;
     const kc_config_options *o = opts ? opts : &no_options;
     const char *name = origin ? origin : "<buffer>";
     kc_code rc = set_add_buffer(&s, yaml ? yaml : "", yaml ? len : 0, name, base_dir,

@@ -49,6 +49,49 @@ static void request_free(kc_request *r)
     free(r);
 }
 
+/* --- the attempt's deadline --- */
+
+/* curl runs a transfer's timeout only once the transfer has a connection:
+ * one waiting in curl's pending queue for a connection slot (every
+ * connection the per-host budget allows is busy, or still being set up)
+ * would wait past its timeout, and then fail with a message about name
+ * resolution.  So the attempt's timeout is also a timer of ours, a few ms
+ * after curl's own, which ends such a transfer on time. */
+#define KC_DEADLINE_SLACK_NS 5000000ull
+
+static void disarm_deadline(kc_request *r)
+{
+    if (r->deadline)
+        kc_loop_timer_remove(r->client->loop, r->deadline);
+    r->deadline = NULL;
+}
+
+static void on_deadline(kc_client *c, void *ud)
+{
+    (void)c;
+    kc_request *r = ud;
+    r->deadline = NULL; /* freed by the loop after this callback */
+    if (r->state != KC_REQ_ACTIVE)
+        return;
+    curl_multi_remove_handle(r->multi, r->easy);
+    kc_request_on_transfer_done(r, CURLE_OPERATION_TIMEDOUT);
+}
+
+static long attempt_timeout_ms(const kc_request *r)
+{
+    return r->timeout_ms ? r->timeout_ms : r->client->opts.request_timeout_ms;
+}
+
+static void arm_deadline(kc_request *r)
+{
+    long ms = attempt_timeout_ms(r);
+    if (ms <= 0)
+        return;
+    uint64_t due = r->attempt_ns + (uint64_t)ms * 1000000ull + KC_DEADLINE_SLACK_NS;
+    r->deadline = kc_loop_timer_add(r->client, due, on_deadline, r);
+    /* without the timer (out of memory) curl's own timeout still applies */
+}
+
 /* --- completion --- */
 
 /* Record the outcome and queue the callback for the loop to run: callbacks
@@ -59,7 +102,8 @@ static void finish(kc_request *r, const kc_error *err)
     if (r->state == KC_REQ_DONE)
         return;
     if (r->state == KC_REQ_ACTIVE && r->easy)
-        curl_multi_remove_handle(c->loop->multi, r->easy);
+        curl_multi_remove_handle(r->multi, r->easy);
+    disarm_deadline(r);
     if (r->timer_id)
         kc_client_timer_cancel(c, r->timer_id);
     r->timer_id = 0;
@@ -202,10 +246,16 @@ static void start_attempt(kc_request *r)
     }
     r->state = KC_REQ_ACTIVE;
     c->stats.requests++;
-    if (curl_multi_add_handle(c->loop->multi, r->easy) != CURLM_OK) {
+    r->attempt_ns = kc_client_now(c);
+    CURLMcode mc = r->fresh_connection ? kc_isolated_add(c->loop, r->easy)
+                                       : curl_multi_add_handle(c->loop->multi, r->easy);
+    if (mc != CURLM_OK) {
         r->state = KC_REQ_WAITING;
         finish_code(r, KC_ETRANSPORT, "curl_multi_add_handle failed");
+        return;
     }
+    r->multi = r->fresh_connection ? c->loop->side : c->loop->multi; /* side: made on first use */
+    arm_deadline(r);
 }
 
 /* --- what to do with an answer --- */
@@ -270,6 +320,7 @@ void kc_request_on_transfer_done(kc_request *r, CURLcode rc)
     kc_client *c = r->client;
     kc_error err = KC_ERROR_INIT;
     r->state = KC_REQ_WAITING; /* removed from the multi by the caller */
+    disarm_deadline(r);
     count_response(c, r, rc);
     if (r->cancelled) {
         finish_code(r, KC_ECANCELLED, "request cancelled");
@@ -361,6 +412,7 @@ kc_code kc_request_send(kc_client *c, const kc_request_spec *spec, kc_done_cb cb
     r->max_attempts = spec->max_attempts > 0 ? spec->max_attempts : c->opts.max_attempts;
     r->timeout_ms = spec->timeout_ms;
     r->no_rate_limit = spec->no_rate_limit;
+    r->fresh_connection = spec->fresh_connection;
     r->on_data = spec->on_data;
     r->on_open = spec->on_open;
     r->stream_ud = spec->stream_ud;

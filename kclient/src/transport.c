@@ -251,6 +251,21 @@ static void avoid_dead_connections(kc_client *c, CURL *e)
         curl_easy_setopt(e, CURLOPT_MAXLIFETIME_CONN, (long)(since_s - 1));
 }
 
+/* Shared connections: wait for a multiplexed one rather than open another,
+ * and none from before a dead link was found.  fresh_connection: a new
+ * connection, closed after this request, that no other transfer shares. */
+static void set_connection_policy(kc_client *c, const kc_request *r, CURL *e)
+{
+    if (r->fresh_connection) {
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    if (c->reset_ns)
+        avoid_dead_connections(c, e);
+}
+
 static CURL *take_easy(kc_loop *l)
 {
     return l->npool ? l->easy_pool[--l->npool] : curl_easy_init();
@@ -287,7 +302,7 @@ kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->curl_errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    set_connection_policy(c, r, e);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      c->opts.http1_only ? CURL_HTTP_VERSION_1_1 : CURL_HTTP_VERSION_2TLS);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
@@ -297,8 +312,6 @@ kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err)
         curl_easy_setopt(e, CURLOPT_PROXY, c->cfg->proxy_url);
     else
         kc_transport_env_proxy(e);
-    if (c->reset_ns)
-        avoid_dead_connections(c, e);
     set_tls(c, e, &cred);
     set_timeouts(c, r, e);
     set_method_and_body(r, e);
@@ -321,6 +334,118 @@ static kc_code transport_code(CURLcode rc)
     }
 }
 
+/* --- timeouts: say which step of the attempt was not done in time --- */
+
+typedef enum kc_phase {
+    KC_PH_WAIT_CONN, /* no connection yet: curl's pending queue */
+    KC_PH_RESOLVE,
+    KC_PH_CONNECT,
+    KC_PH_TLS,
+    KC_PH_SENT,      /* request sent, no response yet */
+    KC_PH_RECEIVING
+} kc_phase;
+
+static curl_off_t info_time(CURL *e, CURLINFO what)
+{
+    curl_off_t v = 0;
+    return curl_easy_getinfo(e, what, &v) == CURLE_OK ? v : 0;
+}
+
+static curl_off_t info_size(CURL *e)
+{
+    curl_off_t v = 0;
+    return curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &v) == CURLE_OK ? v : 0;
+}
+
+static kc_phase timeout_phase(const kc_request *r)
+{
+    CURL *e = r->easy;
+    const char *msg = r->curl_errbuf;
+    /* curl's text when a transfer leaves its pending queue with its time
+     * already used up (it has not resolved anything: the host may be an IP) */
+    if (strncmp(msg, "Failed to resolve host", 22) == 0)
+        return KC_PH_WAIT_CONN;
+    if (strncmp(msg, "Resolving timed out", 19) == 0)
+        return KC_PH_RESOLVE;
+    if (r->http_status || info_time(e, CURLINFO_STARTTRANSFER_TIME_T) > 0)
+        return KC_PH_RECEIVING;
+    if (info_time(e, CURLINFO_PRETRANSFER_TIME_T) > 0 ||
+        info_time(e, CURLINFO_APPCONNECT_TIME_T) > 0)
+        return KC_PH_SENT;
+    /* curl 7.88 sets CONNECT_TIME only once TLS is done too; the peer's
+     * port is known as soon as TCP is */
+    long port = 0;
+    if (info_time(e, CURLINFO_CONNECT_TIME_T) > 0 ||
+        (curl_easy_getinfo(e, CURLINFO_PRIMARY_PORT, &port) == CURLE_OK && port > 0))
+        return strncmp(r->url, "https:", 6) == 0 ? KC_PH_TLS : KC_PH_SENT;
+    if (info_time(e, CURLINFO_NAMELOOKUP_TIME_T) > 0)
+        return KC_PH_CONNECT;
+    return KC_PH_WAIT_CONN;
+}
+
+/* The limit that ran out: connect_timeout_ms before the request was sent
+ * when it is the shorter one and the attempt is younger than timeout_ms. */
+static long timeout_limit_ms(const kc_request *r, kc_phase ph)
+{
+    const kc_client_options *o = &r->client->opts;
+    long limit = r->timeout_ms ? r->timeout_ms : o->request_timeout_ms;
+    uint64_t ran_ms = (kc_client_now(r->client) - r->attempt_ns) / 1000000ull;
+    if (ph > KC_PH_WAIT_CONN && ph < KC_PH_SENT && o->connect_timeout_ms > 0 &&
+        (limit <= 0 || (o->connect_timeout_ms < limit && ran_ms < (uint64_t)limit)))
+        return o->connect_timeout_ms;
+    return limit;
+}
+
+static void timeout_error(const kc_request *r, kc_error *err)
+{
+    const kc_client *c = r->client;
+    const char *server = c->cfg->server;
+    if (strncmp(r->curl_errbuf, "Operation too slow", 18) == 0) {
+        kc_error_set(err, KC_ETIMEDOUT,
+                     "response from %s stalled: less than 1 byte/s for %ld s (low_speed_time_s)",
+                     server, c->opts.low_speed_time_s);
+        return;
+    }
+    kc_phase ph = timeout_phase(r);
+    long ms = timeout_limit_ms(r, ph);
+    switch (ph) {
+    case KC_PH_WAIT_CONN:
+        kc_error_set(err, KC_ETIMEDOUT,
+                     "no answer from %s within %ld ms (waiting for a connection: all %ld "
+                     "connections to the server busy or still being set up)",
+                     server, ms, c->opts.max_connections);
+        return;
+    case KC_PH_RECEIVING:
+        kc_error_set(err, KC_ETIMEDOUT,
+                     "response from %s not complete within %ld ms (HTTP %ld, %" CURL_FORMAT_CURL_OFF_T
+                     " bytes received)",
+                     server, ms, r->http_status, info_size(r->easy));
+        return;
+    default:
+        kc_error_set(err, KC_ETIMEDOUT, "no answer from %s within %ld ms (%s)", server, ms,
+                     ph == KC_PH_RESOLVE   ? "resolving the host name"
+                     : ph == KC_PH_CONNECT ? "TCP connection not established"
+                     : ph == KC_PH_TLS     ? "TLS handshake not completed"
+                                           : "request sent, waiting for the response");
+    }
+}
+
+/* curl 7.88 ends "Failed to connect to H port P after N ms" with "Couldn't
+ * connect to server" whether the connection was refused, reset or
+ * unreachable: name the system's reason instead. */
+static int connect_error(const kc_request *r, kc_error *err)
+{
+    static const char vague[] = ": Couldn't connect to server";
+    long os_errno = 0;
+    size_t n = strlen(r->curl_errbuf), v = sizeof(vague) - 1;
+    if (curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno) != CURLE_OK || os_errno <= 0 ||
+        n < v || strcmp(r->curl_errbuf + n - v, vague) != 0)
+        return 0;
+    kc_error_set(err, KC_ETRANSPORT, "%.*s: %s (curl %d)", (int)(n - v), r->curl_errbuf,
+                 strerror((int)os_errno), (int)CURLE_COULDNT_CONNECT);
+    return 1;
+}
+
 void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err)
 {
     if (r->too_large) {
@@ -337,6 +462,12 @@ void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err)
                      (int)rc, r->client->cfg->origin ? r->client->cfg->origin : "the kubeconfig");
         return;
     }
+    if (rc == CURLE_OPERATION_TIMEDOUT) {
+        timeout_error(r, err);
+        return;
+    }
+    if (rc == CURLE_COULDNT_CONNECT && connect_error(r, err))
+        return;
     if (rc != CURLE_OK) {
         const char *detail = r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(rc);
         kc_error_set(err, transport_code(rc), "%s (curl %d)", detail, (int)rc);

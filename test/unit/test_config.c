@@ -1233,8 +1233,109 @@ START_TEST(test_server_only_override)
     o.server = "only:1";
     ck_assert_int_eq(kc_config_from_buffer("kind: Config", 12, "x", NULL, &o, &cfg, &err),
                      KC_ECONFIG);
-    ck_assert_str_eq(err.message, "kubeconfig x: --server: must start with https:// or http://");
+    /* a program set the override: no flag to name */
+    ck_assert_str_eq(err.message, "kubeconfig x: server override: must start with https:// or http://");
     kc_error_clear(&err);
+    o.kubeconfig = "/dev/null"; /* a command line: kubectl's words */
+    ck_assert_int_eq(kc_config_load(&o, &cfg, &err), KC_ECONFIG);
+    ck_assert_str_eq(err.message,
+                     "kubeconfig /dev/null: --server: must start with https:// or http://");
+    kc_error_clear(&err);
+}
+END_TEST
+
+/* ---- a buffer a program loaded (the operator: a member's Secret) ---- */
+
+#define SECRET_ORIGIN "secret kclient-system/member-x key kubeconfig"
+
+typedef struct buffer_case {
+    const char *yaml;
+    size_t len;         /* 0: strlen */
+    const char *expect; /* after "kubeconfig " SECRET_ORIGIN ": "; a prefix when it ends in '*' */
+} buffer_case;
+
+static const buffer_case buffer_cases[] = {
+    /* garbage: not a kubeconfig at all */
+    {"hello world\n", 0, "not a kubeconfig: expected a mapping at the top level, found a string"},
+    {"- a\n- b\n", 0, "not a kubeconfig: expected a mapping at the top level, found a list"},
+    {"42\n", 0, "not a kubeconfig: expected a mapping at the top level, found a number"},
+    {"", 0, "not a kubeconfig: empty document"},
+    {"# nothing\n", 0, "not a kubeconfig: empty document"},
+    {"\x01\x02\x03", 3, "not a kubeconfig: *"},
+    {"{\"a\": [1,\n", 0, "not a kubeconfig: *"},
+    {"foo: bar\nbaz: 1\n", 0, "not a kubeconfig: no clusters, users, contexts or current-context"},
+    /* a kubeconfig without a context to use */
+    {"apiVersion: v1\nkind: Config\n", 0, "no current-context and no contexts"},
+    {CLUSTER USER(""), 0, "no current-context and no contexts"},
+    {CLUSTER CONTEXT USER(""), 0,
+     "no current-context, and the program loading it names no context (contexts: \"ctx\"): set "
+     "current-context"},
+    {CLUSTER USER("") "contexts: [{name: a, context: {cluster: c1}}, {name: b, context: {cluster: "
+                      "c1}}, {name: c, context: {cluster: c1}}, {name: d, context: {cluster: c1}}, "
+                      "{name: e, context: {cluster: c1}}]\n",
+     0,
+     "no current-context, and the program loading it names no context (contexts: \"a\", \"b\", "
+     "\"c\", \"d\", ... (5 in all)): set current-context"},
+    {"current-context: ghost\n" CLUSTER CONTEXT USER(""), 0, "context \"ghost\" not found"},
+};
+
+START_TEST(test_buffer_errors_name_no_flags)
+{
+    const buffer_case *bc = &buffer_cases[_i];
+    kc_config *cfg = NULL;
+    kc_error err = KC_ERROR_INIT;
+    size_t len = bc->len ? bc->len : strlen(bc->yaml);
+    ck_assert_int_eq(kc_config_from_buffer(bc->yaml, len, SECRET_ORIGIN, NULL, NULL, &cfg, &err),
+                     KC_ECONFIG);
+    ck_assert_ptr_null(cfg);
+    const char *prefix = "kubeconfig " SECRET_ORIGIN ": ";
+    ck_assert_msg(strncmp(err.message, prefix, strlen(prefix)) == 0, "case %d: %s", _i,
+                  err.message);
+    const char *got = err.message + strlen(prefix);
+    size_t n = strlen(bc->expect);
+    if (bc->expect[n - 1] == '*')
+        ck_assert_msg(strncmp(got, bc->expect, n - 1) == 0 && strlen(got) > n - 1,
+                      "case %d: %s", _i, err.message);
+    else
+        ck_assert_msg(strcmp(got, bc->expect) == 0, "case %d: %s", _i, err.message);
+    ck_assert_msg(!strstr(err.message, "--"), "case %d names a flag: %s", _i, err.message);
+    ck_assert_msg(!strstr(err.message, STATIC_TOKEN), "case %d: %s", _i, err.message);
+    kc_error_clear(&err);
+}
+END_TEST
+
+/* The same documents from a file, for a command line, keep kubectl's hint
+ * (kubectl-patch_status and the operator's hub both have --context). */
+START_TEST(test_file_errors_keep_kubectl_hints)
+{
+    char *dir = make_tmpdir();
+    char *path = write_config(dir, "config", CLUSTER CONTEXT USER(""));
+    kc_config_options o = {.kubeconfig = path};
+    kc_config *cfg = NULL;
+    kc_error err = KC_ERROR_INIT;
+    ck_assert_int_eq(kc_config_load(&o, &cfg, &err), KC_ECONFIG);
+    char *want = kc_asprintf("kubeconfig %s: no current-context set and no --context given", path);
+    ck_assert_str_eq(err.message, want);
+    kc_error_clear(&err);
+    free(want);
+    free(path);
+    path = write_config(dir, "garbage", "hello world\n");
+    o.kubeconfig = path;
+    ck_assert_int_eq(kc_config_load(&o, &cfg, &err), KC_ECONFIG);
+    want = kc_asprintf("kubeconfig %s: expected a mapping at the top level", path);
+    ck_assert_str_eq(err.message, want);
+    /* and with a context named, a buffer without current-context loads */
+    kc_config_options named = {.context = "ctx"};
+    const char *yaml = CLUSTER CONTEXT USER("");
+    ck_assert_int_eq(kc_config_from_buffer(yaml, strlen(yaml), SECRET_ORIGIN, NULL, &named, &cfg,
+                                           NULL),
+                     KC_OK);
+    ck_assert_str_eq(kc_config_context(cfg), "ctx");
+    kc_config_free(cfg);
+    kc_error_clear(&err);
+    free(want);
+    free(path);
+    rmtree(dir);
 }
 END_TEST
 
@@ -1442,6 +1543,9 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_unused_entries_not_read);
     tcase_add_test(tc, test_static_auth_beats_exec);
     tcase_add_test(tc, test_server_only_override);
+    tcase_add_loop_test(tc, test_buffer_errors_name_no_flags, 0,
+                        (int)(sizeof(buffer_cases) / sizeof(buffer_cases[0])));
+    tcase_add_test(tc, test_file_errors_keep_kubectl_hints);
     tcase_add_test(tc, test_merge_kubeconfig_list);
     tcase_add_test(tc, test_merge_none_exist);
     tcase_add_test(tc, test_home_fallback);

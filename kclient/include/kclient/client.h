@@ -57,14 +57,18 @@ typedef struct kc_client_options {
     long connect_timeout_ms;  /* 0 = 10000 */
     long request_timeout_ms;  /* per attempt; 0 = 60000; < 0 = none (watches set none) */
     long low_speed_time_s;    /* abort an attempt receiving < 1 byte/s for this long; 0 = 30; < 0 off */
-    long max_connections;     /* connections per host; 0 = 4 */
+    long max_connections;     /* connections per host; 0 = 4.  A request that finds them all
+                                 busy (or still being set up) waits for one, its timeout
+                                 running; fresh_connection requests (request.h) are outside
+                                 this budget */
     long keepalive_s;         /* TCP keepalive idle and interval; 0 = 10; < 0 off */
     int http1_only;           /* 1 = do not negotiate HTTP/2 */
     long health_check_ms;     /* while streams (watches) are open and nothing has been received
                                  for this long, probe the server; 0 = 10000; < 0 = off */
     long health_timeout_ms;   /* a probe unanswered this long means the link is dead: every
                                  connection is dropped and re-made, watches resume, idempotent
-                                 requests retry; 0 = 5000.  Worst-case detection is the sum
+                                 requests retry (fresh_connection requests, on connections of
+                                 their own, are left to their own timeouts); 0 = 5000.  Worst-case detection is the sum
                                  (15 s by default; client-go's HTTP/2 ping takes up to 45 s) */
     size_t max_response_bytes;/* 0 = 256 MiB; larger bodies fail with KC_EDECODE */
     const char *user_agent;   /* NULL = "kclient/" KC_VERSION */

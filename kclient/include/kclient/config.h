@@ -46,9 +46,18 @@ typedef struct kc_config_options {
 kc_code kc_config_load(const kc_config_options *opts, kc_config **out, kc_error *err);
 
 /* Parse one kubeconfig document from memory.  origin names it in errors
- * (e.g. the file path) and base_dir resolves relative paths (NULL = cwd).
+ * (e.g. the file path, or "secret ns/name key kubeconfig"; NULL =
+ * "<buffer>") and base_dir resolves relative paths (NULL = cwd).
  * Pure apart from reading the files the document refers to (CA, cert, key,
- * tokenFile), which happens here so that errors surface at load time. */
+ * tokenFile), which happens here so that errors surface at load time.
+ * A program, not a person at a shell, chose opts here, so errors suggest no
+ * command-line flag; a text that is no kubeconfig at all says so:
+ *   kubeconfig secret ns/x key kubeconfig: no current-context, and the program
+ *   loading it names no context (contexts: "a", "b"): set current-context
+ *   kubeconfig secret ns/x key kubeconfig: not a kubeconfig: expected a mapping
+ *   at the top level, found a string
+ * (kc_config_load, for command lines, speaks of --context and --server as
+ * kubectl does). */
 kc_code kc_config_from_buffer(const char *yaml, size_t len, const char *origin,
                               const char *base_dir, const kc_config_options *opts,
                               kc_config **out, kc_error *err);
