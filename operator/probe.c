@@ -322,7 +322,10 @@ static void on_probe_timer(kc_client *c, void *ud)
                             .accept = "*/*",
                             .max_attempts = 1,
                             .timeout_ms = m->timeout_s * 1000,
-                            .no_rate_limit = 1};
+                            .no_rate_limit = 1,
+                            /* its own connection: answered within its timeout even while
+                             * writes on a dead link hold every shared one */
+                            .fresh_connection = 1};
     kc_error err = KC_ERROR_INIT;
     m->probe_started_ns = kc_client_now(c);
     if (kc_request_send(m->client, &spec, on_probe, m, &m->probe, &err) != KC_OK) {
