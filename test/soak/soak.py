@@ -198,6 +198,12 @@ class Api:
         return self.request("GET", path)
 
 
+def refused(e):
+    """The server answered and did not apply the request (the outcome of a
+    transport error, 500 or 504 is not known)."""
+    return isinstance(e, ApiError) and bool(e.status) and (400 <= e.status < 500 or e.status == 503)
+
+
 def err_class(e):
     if isinstance(e, ApiError):
         return "HTTP %d" % e.status if e.status else "transport (%s)" % e.msg.split(":")[0]
@@ -950,10 +956,12 @@ class Soak:
 
     # -- the load: hub operations --
 
-    def action(self, f, kind, t, result, placed=None):
+    def action(self, f, kind, t, result, placed=None, pl=None):
         rec = {"t": round(t - T0, 3), "op": kind, "fpg": "%s/%s" % (f.ns, f.name), "result": result}
         if placed is not None:
             rec["placed"] = sorted(placed)
+        if pl is not None:
+            rec["placement"] = pl
         with self.lock:
             self.actions.write(json.dumps(rec) + "\n")
 
@@ -1000,7 +1008,7 @@ class Soak:
             f.state = "live" if e.status == 409 else "uncertain"
             self.op_errors["create: " + err_class(e)] += 1
             res = str(e)
-        self.action(f, "create " + f.policy, t, res, f.placed)
+        self.action(f, "create " + f.policy, t, res, f.placed, f.pl)
 
     def pick(self, rng, states=("live", "uncertain")):
         with self.lock:
@@ -1009,8 +1017,10 @@ class Soak:
 
     def patch_fpg(self, f, ops, kind, pl):
         t = time.time()
+        entry = (t, kind, pl)
         with self.lock:
-            f.history.append((t, kind, pl))
+            before = (f.pl, f.placed)
+            f.history.append(entry)
             if pl is not None:
                 f.pl = pl
                 f.placed = self.placed_phys(pl, t)
@@ -1024,9 +1034,16 @@ class Soak:
         except ApiError as e:
             if e.status == 404 and f.state == "uncertain":
                 f.state = "absent"  # its create never happened
+            if refused(e):
+                # not applied: the model must not expect it (an uncertain
+                # outcome, a transport error or 500/504, stays: it may be)
+                with self.lock:
+                    f.history.remove(entry)
+                    if pl is not None and f.pl is pl:
+                        f.pl, f.placed = before
             self.op_errors["update: " + err_class(e)] += 1
             res = str(e)
-        self.action(f, "update " + kind, t, res, placed)
+        self.action(f, "update " + kind, t, res, placed, pl)
 
     def op_update_spec(self, rng):
         f = self.pick(rng)
@@ -1066,6 +1083,9 @@ class Soak:
             if e.status == 404:
                 f.deleted = True
                 f.state = "absent" if f.state == "uncertain" else "deleted"
+            elif refused(e):
+                with self.lock:
+                    f.history.remove((t, "delete", None))
             self.op_errors["delete: " + err_class(e)] += 1
             res = str(e)
         self.action(f, "delete " + f.policy, t, res)
