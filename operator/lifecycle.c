@@ -39,7 +39,9 @@ static void set_leave(kco_member *m, const char *reason, const char *msg)
 {
     if (!strcmp(m->leave_reason, reason) && m->leave_message && !strcmp(m->leave_message, msg))
         return;
-    kco_log(m->op->log, strcmp(reason, "RemovingCopies") ? 1 : 2, "member cluster leaving", "cluster",
+    /* routine steps are info; what needs the user (unreachable, failed, forced) a warning */
+    int warn = !strcmp(reason, "MemberUnreachable") || !strcmp(reason, "CleanupFailed") || !strcmp(reason, "ForcedLeave");
+    kco_log(m->op->log, warn ? 1 : 2, "member cluster leaving", "cluster",
             m->name, "reason", reason, "message", msg, NULL);
     snprintf(m->leave_reason, sizeof(m->leave_reason), "%s", reason);
     free(m->leave_message);

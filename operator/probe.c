@@ -275,13 +275,26 @@ static void probe_answered(kco_member *m, kc_client *c, const kc_error *err, con
         mark_ready(m);
 }
 
-static void probe_failed(kco_member *m, kc_client *c, const char *line)
+/* The kind of a failure, for logging each once per outage: a cut link
+ * answers "reset" at one probe and "refused" at the next. */
+static void failure_class(const kc_error *err, char *buf, size_t len)
+{
+    if (err->code == KC_EHTTP)
+        snprintf(buf, len, "HTTP %ld", err->http_status);
+    else
+        snprintf(buf, len, "%s", kc_strerror(err->code));
+}
+
+static void probe_failed(kco_member *m, kc_client *c, const kc_error *err, const char *line)
 {
     ++m->failures;
-    if (!m->fail_logged || strcmp(m->fail_logged, line)) { /* each distinct cause once */
-        kco_log(m->op->log, 1, "member cluster probe failed", "cluster", m->name, "error", line, NULL);
+    char cls[64];
+    failure_class(err, cls, sizeof(cls));
+    int repeat = m->fail_logged && !strcmp(m->fail_logged, cls);
+    kco_log(m->op->log, repeat ? 4 : 1, "member cluster probe failed", "cluster", m->name, "error", line, NULL);
+    if (!repeat) {
         free(m->fail_logged);
-        m->fail_logged = strdup(line);
+        m->fail_logged = strdup(cls);
     }
     uint64_t since = kc_client_now(c) - m->last_contact_ns;
     if (m->failures >= m->threshold && since >= (uint64_t)m->grace_s * 1000000000ull) {
@@ -304,7 +317,7 @@ static void on_probe(kc_client *c, const kc_response *r, const kc_error *err, vo
     if (err->code == KC_OK || err->code == KC_EHTTP) /* it answered */
         probe_answered(m, c, err, line);
     else
-        probe_failed(m, c, line);
+        probe_failed(m, c, err, line);
     kco_members_write_status(m->op);
     kco_lifecycle_step(m);
 }
@@ -331,7 +344,7 @@ static void on_probe_timer(kc_client *c, void *ud)
     if (kc_request_send(m->client, &spec, on_probe, m, &m->probe, &err) != KC_OK) {
         char line[512];
         kc_error_format(&err, line, sizeof(line));
-        probe_failed(m, c, line);
+        probe_failed(m, c, &err, line);
     }
     kc_error_clear(&err);
 }
