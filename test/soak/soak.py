@@ -1781,10 +1781,12 @@ class Soak:
             ep["flagged"].add(key)
             if ep["mc"] is None:
                 ep["mc"] = self.mc_text(getattr(self, "last_mcs", {}).get(n))
-            ep["bad"][what].append("%s/%s at %.1fs: %s" % (key[0], key[1], now - T0, detail))
+            ep["bad"][what].append("%s/%s at %.1fs%s: %s" % (
+                key[0], key[1], now - T0, " (being deleted)" if deleting else "", detail))
         for f in fpgs:
             md = f["metadata"]
             key = (md["namespace"], md["name"])
+            deleting = bool(md.get("deletionTimestamp"))
             e = next((x for x in (f.get("status") or {}).get("clusters") or [] if x.get("clusterName") == n), None)
             b = ep["base"].get(key)
             if e is None:
