@@ -358,10 +358,33 @@ void kco_aggregate(kco_operator *op, const cJSON *fpg, const char *key)
     kco_status_queue(op->status, kco_jstr(fpg, "metadata.namespace"), kco_jstr(fpg, "metadata.name"), status);
 }
 
+/* The entries as last written, but those of members not Ready now stale:
+ * the status of an object being deleted tells the truth too. */
+static void mark_stale_entries(kco_operator *op, cJSON *status)
+{
+    cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(status, "clusters")) {
+        const char *name = kco_jstr(e, "clusterName");
+        kco_member *m = name ? kco_member_find(op, name) : NULL;
+        if (!m || m->online)
+            continue;
+        char msg[700];
+        snprintf(msg, sizeof(msg), "last known status; %s", m->message ? m->message : "");
+        cJSON_ReplaceItemInObject(e, "stale", cJSON_CreateBool(1));
+        if (!cJSON_GetObjectItem(e, "stale"))
+            cJSON_AddBoolToObject(e, "stale", 1);
+        cJSON_DeleteItemFromObject(e, "reason");
+        cJSON_AddStringToObject(e, "reason", strcmp(m->ready, "Unknown") ? "MemberNotReady" : "MemberUnreachable");
+        cJSON_DeleteItemFromObject(e, "message");
+        cJSON_AddStringToObject(e, "message", msg);
+    }
+}
+
 void kco_status_deleting(kco_operator *op, const cJSON *fpg, const char *msg)
 {
     const cJSON *current = cJSON_GetObjectItem(fpg, "status");
     cJSON *status = current ? cJSON_Duplicate(current, 1) : cJSON_CreateObject();
+    mark_stale_entries(op, status);
     cJSON *conds = cJSON_GetObjectItem(status, "conditions");
     if (!cJSON_IsArray(conds)) {
         cJSON_DeleteItemFromObject(status, "conditions");

@@ -242,6 +242,7 @@ static void write_succeeded(kco_operator *op, kco_write_state *st, member_call *
         /* a stray's removal says nothing of the live object's copy */
         free(st->removed_uid);
         st->removed_uid = mc->uid ? strdup(mc->uid) : NULL;
+        st->removed_at_ns = kc_client_now(op->hub);
     }
     (void)resp;
     /* an apply's watch event brings the object back by itself; removals and
@@ -489,6 +490,20 @@ static void apply_member(recon *r, kco_member *m, kco_write_state *st, const cJS
     free(body);
 }
 
+/* The member said the copy is gone a moment ago and the cache has not seen
+ * the deletion yet: its event brings us back, no second DELETE. */
+static int just_removed(const recon *r, const kco_write_state *st)
+{
+    const char *uid = kco_jstr(r->fpg, "metadata.uid");
+    if (!st || !st->removed_uid || !uid || strcmp(st->removed_uid, uid))
+        return 0;
+    uint64_t now = kc_client_now(r->op->hub);
+    if (now - st->removed_at_ns >= 5000000000ull)
+        return 0;
+    kc_controller_enqueue_after(r->ctl, r->key, 5000 - (long)((now - st->removed_at_ns) / 1000000ull));
+    return 1;
+}
+
 static void sync_member(recon *r, kco_member *m)
 {
     if (!kco_member_serving(m))
@@ -505,7 +520,7 @@ static void sync_member(recon *r, kco_member *m)
         remove_by_policy(r, m, have, W_STRAY_DELETE, W_STRAY_RELEASE);
     } else if (placed) {
         apply_member(r, m, st, have);
-    } else if (have) { /* no longer placed: removed whatever the policy */
+    } else if (have && !just_removed(r, st)) { /* no longer placed: removed whatever the policy */
         send_delete(r->op, m, r->key, r->fpg, kco_jstr(have, "metadata.uid"), NULL, W_DELETE);
     }
     cJSON_Delete(have);

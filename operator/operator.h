@@ -58,6 +58,7 @@ typedef struct kco_write_state {
     uint64_t acked_hash;    /* body of that apply */
     uint64_t acked_at_ns;
     char *removed_uid;      /* the member confirmed the copy of this hub uid removed */
+    uint64_t removed_at_ns;
     struct kco_write_state *next;
 } kco_write_state;
 
@@ -111,6 +112,7 @@ struct kco_member {
     int online;                   /* Ready == True */
     int status_dirty;
     int seen;
+    int status_inflight;          /* one MemberCluster status write at a time: never out of order */
     /* lifecycle (lifecycle.c) */
     char *cluster_id;             /* uid of the member's kube-system namespace */
     int identity_known;           /* cluster_id read from the member (or unreadable: served anyway) */

@@ -50,16 +50,34 @@ int kco_member_serving(const kco_member *m)
 
 /* --- MemberCluster status on the hub (apply, our field manager) --- */
 
+typedef struct status_call {
+    kco_operator *op;
+    char *name;
+} status_call;
+
+static void write_member_status(kco_member *m);
+
+/* By name: the member may be gone when the hub answers. */
 static void on_status_written(kc_client *c, const kc_response *r, const kc_error *err, void *ud)
 {
     (void)c;
     (void)r;
-    kco_operator *op = ud;
+    status_call *sc = ud;
+    kco_member *m = kco_member_find(sc->op, sc->name);
     if (err->code != KC_OK && err->code != KC_ECANCELLED && !kc_error_is_not_found(err)) {
         char line[512];
         kc_error_format(err, line, sizeof(line));
-        kco_log(op->log, 1, "member status write failed", "error", line, NULL);
+        kco_log(sc->op->log, 1, "member status write failed", "cluster", sc->name, "error", line, NULL);
+        if (m)
+            m->status_dirty = 1; /* written again with the next round */
     }
+    if (m) {
+        m->status_inflight = 0;
+        if (m->status_dirty && sc->op->leading && err->code != KC_ECANCELLED)
+            write_member_status(m); /* what changed while this one was on its way */
+    }
+    free(sc->name);
+    free(sc);
 }
 
 static const char *phase_of(const kco_member *m)
@@ -117,9 +135,18 @@ static char *member_status_body(const kco_member *m)
 static void write_member_status(kco_member *m)
 {
     kco_operator *op = m->op;
-    char *body = member_status_body(m);
-    if (!body)
+    if (m->status_inflight) {
+        m->status_dirty = 1; /* after the one on its way: never two racing, never out of order */
         return;
+    }
+    char *body = member_status_body(m);
+    status_call *sc = calloc(1, sizeof(*sc));
+    if (!body || !sc || !(sc->name = strdup(m->name))) {
+        free(body);
+        free(sc);
+        return;
+    }
+    sc->op = op;
     kc_param ps[] = {{"fieldManager", op->o.field_manager}, {"force", "true"}};
     kc_request_spec spec = {.method = "PATCH",
                             .ref = {KCO_GROUP, KCO_VERSION, "memberclusters", NULL, m->name, "status"},
@@ -129,9 +156,15 @@ static void write_member_status(kco_member *m)
                             .body = body,
                             .body_len = strlen(body),
                             .idempotent = 1};
-    kc_request_send(op->hub, &spec, on_status_written, op, NULL, NULL);
-    free(body);
     m->status_dirty = 0;
+    if (kc_request_send(op->hub, &spec, on_status_written, sc, NULL, NULL) == KC_OK) {
+        m->status_inflight = 1;
+    } else {
+        m->status_dirty = 1;
+        free(sc->name);
+        free(sc);
+    }
+    free(body);
     m->last_status_write = time(NULL);
 }
 
