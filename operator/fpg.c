@@ -168,14 +168,6 @@ static void call_free(member_call *mc)
     free(mc);
 }
 
-static uint64_t hash_body(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static const char *problem_reason(write_kind k, const kc_error *err)
 {
     if (err->code == KC_EHTTP && err->http_status == 409 && k == W_APPLY)
@@ -339,7 +331,7 @@ static void send_apply(kco_operator *op, kco_member *m, const char *key, const c
     spec.body = body;
     spec.body_len = strlen(body);
     spec.idempotent = 1;
-    send_tracked(op, m, key, fpg, &spec, W_APPLY, hash_body(body));
+    send_tracked(op, m, key, fpg, &spec, W_APPLY, kco_hash_str(body));
 }
 
 /* DELETE, with uid (and resourceVersion) preconditions when given. */
@@ -476,7 +468,7 @@ static void apply_member(recon *r, kco_member *m, kco_write_state *st, const cJS
     cJSON_Delete(want);
     if (!body)
         return;
-    uint64_t h = hash_body(body), now = kc_client_now(r->op->hub);
+    uint64_t h = kco_hash_str(body), now = kc_client_now(r->op->hub);
     const char *uid = kco_jstr(r->fpg, "metadata.uid");
     /* just acknowledged and the cache has not caught up: its event brings us
      * back; look again shortly in case that event was a drift */
@@ -567,19 +559,12 @@ static void on_finalizer(kc_client *c, const kc_response *resp, const kc_error *
  * concurrent change by someone else is not lost. */
 static void set_finalizers(recon *r, int add)
 {
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *f;
-    cJSON_ArrayForEach(f, kco_jget(r->fpg, "metadata.finalizers"))
-        if (cJSON_IsString(f) && strcmp(f->valuestring, KCO_FINALIZER))
-            cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
-    if (add)
-        cJSON_AddItemToArray(list, cJSON_CreateString(KCO_FINALIZER));
-    cJSON *patch = cJSON_CreateObject();
-    cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
-    cJSON_AddItemToObject(md, "finalizers", list);
-    cJSON_AddStringToObject(md, "resourceVersion", kco_jstr(r->fpg, "metadata.resourceVersion"));
-    char *body = cJSON_PrintUnformatted(patch);
-    cJSON_Delete(patch);
+    char *body = kco_finalizer_patch(kco_jget(r->fpg, "metadata.finalizers"), KCO_FINALIZER, add,
+                                     kco_jstr(r->fpg, "metadata.resourceVersion"));
+    if (!body) {
+        r->failures++; /* out of memory: retried with backoff */
+        return;
+    }
     kc_request_spec spec = {.method = "PATCH",
                             .ref = {KCO_GROUP, KCO_VERSION, "federatedpodgroups", r->ns, r->name, NULL},
                             .content_type = "application/merge-patch+json",

@@ -92,19 +92,7 @@ static void on_finalizer(kc_client *c, const kc_response *resp, const kc_error *
 
 static void set_member_finalizer(kco_member *m, int add)
 {
-    cJSON *list = cJSON_CreateArray();
-    const cJSON *f;
-    cJSON_ArrayForEach(f, m->finalizers)
-        if (cJSON_IsString(f) && strcmp(f->valuestring, KCO_MEMBER_FINALIZER))
-            cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
-    if (add)
-        cJSON_AddItemToArray(list, cJSON_CreateString(KCO_MEMBER_FINALIZER));
-    cJSON *patch = cJSON_CreateObject();
-    cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
-    cJSON_AddItemToObject(md, "finalizers", list);
-    cJSON_AddStringToObject(md, "resourceVersion", m->mc_rv);
-    char *body = cJSON_PrintUnformatted(patch);
-    cJSON_Delete(patch);
+    char *body = kco_finalizer_patch(m->finalizers, KCO_MEMBER_FINALIZER, add, m->mc_rv);
     fin_call *fc = calloc(1, sizeof(*fc));
     if (body && fc && (fc->name = strdup(m->name))) {
         fc->op = m->op;

@@ -231,6 +231,10 @@ double kco_jnum(const cJSON *o, const char *path, double def);
 /* An integer at path, def when absent, clamped into [min, max]. */
 long kco_jlong(const cJSON *o, const char *path, long def, long min, long max);
 int kco_base64_decode(const char *in, char **out, size_t *len);
+uint64_t kco_hash_str(const char *s); /* FNV-1a */
+/* A merge patch setting metadata.finalizers to finalizers without name, and
+ * with it when add; guarded by rv when given.  New string, caller frees. */
+char *kco_finalizer_patch(const cJSON *finalizers, const char *name, int add, const char *rv);
 void kco_secure_free(char *p, size_t len);
 
 /* metrics.c */

@@ -13,14 +13,6 @@ struct kco_track {
     size_t nbuckets, count, inflight;
 };
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 kco_track *kco_track_new(void)
 {
     kco_track *t = calloc(1, sizeof(*t));
@@ -55,7 +47,7 @@ static void grow(kco_track *t)
     for (size_t i = 0; i < t->nbuckets; i++)
         for (kco_write_state *s = t->buckets[i], *next; s; s = next) {
             next = s->next;
-            size_t j = hash_str(s->key) & (n - 1);
+            size_t j = kco_hash_str(s->key) & (n - 1);
             s->next = b[j];
             b[j] = s;
         }
@@ -68,7 +60,7 @@ kco_write_state *kco_track_get(kco_track *t, const char *key, int create)
 {
     if (!t || !key)
         return NULL;
-    size_t i = hash_str(key) & (t->nbuckets - 1);
+    size_t i = kco_hash_str(key) & (t->nbuckets - 1);
     for (kco_write_state *s = t->buckets[i]; s; s = s->next)
         if (!strcmp(s->key, key))
             return s;
@@ -102,7 +94,7 @@ void kco_track_drop(kco_track *t, const char *key)
 {
     if (!t || !key)
         return;
-    kco_write_state **p = &t->buckets[hash_str(key) & (t->nbuckets - 1)];
+    kco_write_state **p = &t->buckets[kco_hash_str(key) & (t->nbuckets - 1)];
     for (; *p; p = &(*p)->next) {
         kco_write_state *s = *p;
         if (strcmp(s->key, key))

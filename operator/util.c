@@ -75,3 +75,30 @@ long kco_jlong(const cJSON *o, const char *path, long def, long min, long max)
     /* compare as doubles first: converting an out-of-range double is UB */
     return d <= (double)min ? min : d >= (double)max ? max : (long)d;
 }
+
+uint64_t kco_hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+char *kco_finalizer_patch(const cJSON *finalizers, const char *name, int add, const char *rv)
+{
+    cJSON *list = cJSON_CreateArray();
+    const cJSON *f;
+    cJSON_ArrayForEach(f, finalizers)
+        if (cJSON_IsString(f) && strcmp(f->valuestring, name))
+            cJSON_AddItemToArray(list, cJSON_CreateString(f->valuestring));
+    if (add)
+        cJSON_AddItemToArray(list, cJSON_CreateString(name));
+    cJSON *patch = cJSON_CreateObject();
+    cJSON *md = cJSON_AddObjectToObject(patch, "metadata");
+    cJSON_AddItemToObject(md, "finalizers", list);
+    if (rv)
+        cJSON_AddStringToObject(md, "resourceVersion", rv);
+    char *body = cJSON_PrintUnformatted(patch);
+    cJSON_Delete(patch);
+    return body;
+}

@@ -205,6 +205,22 @@ START_TEST(integer_fields_are_clamped)
 }
 END_TEST
 
+START_TEST(finalizer_patch_keeps_others_and_guards_by_version)
+{
+    cJSON *f = J("[\"a/x\",\"federation.kclient.io/cleanup\",\"b/y\"]");
+    char *add = kco_finalizer_patch(f, KCO_FINALIZER, 1, "42");
+    char *del = kco_finalizer_patch(f, KCO_FINALIZER, 0, NULL);
+    ck_assert_str_eq(add, "{\"metadata\":{\"finalizers\":[\"a/x\",\"b/y\",\"federation.kclient.io/cleanup\"],\"resourceVersion\":\"42\"}}");
+    ck_assert_str_eq(del, "{\"metadata\":{\"finalizers\":[\"a/x\",\"b/y\"]}}");
+    free(add);
+    free(del);
+    char *none = kco_finalizer_patch(NULL, KCO_MEMBER_FINALIZER, 1, "7");
+    ck_assert_str_eq(none, "{\"metadata\":{\"finalizers\":[\"federation.kclient.io/member-cleanup\"],\"resourceVersion\":\"7\"}}");
+    free(none);
+    cJSON_Delete(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("operator_placement");
@@ -216,6 +232,7 @@ int main(void)
     tcase_add_test(t, subset_means_every_owned_field_is_there);
     tcase_add_test(t, track_records_inflight_backoff_and_drop);
     tcase_add_test(t, integer_fields_are_clamped);
+    tcase_add_test(t, finalizer_patch_keeps_others_and_guards_by_version);
     suite_add_tcase(s, t);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
