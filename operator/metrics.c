@@ -78,7 +78,11 @@ static void member_metrics(kco_metrics *m, kco_operator *op)
     kco_metrics_help(m, "kclient_member_ready", "gauge", "Member Ready condition: 1 True, 0 False, -1 Unknown.");
     kco_metrics_help(m, "kclient_member_last_contact_timestamp_seconds", "gauge", "Last successful contact with the member.");
     kco_metrics_help(m, "kclient_member_dead_links_total", "counter", "Dead links found by the health check.");
+    kco_metrics_help(m, "kclient_member_phase", "gauge", "1 for the member's lifecycle phase (docs/member-lifecycle.md).");
+    kco_metrics_help(m, "kclient_member_writes_in_flight", "gauge", "Writes to the member waiting for its answer.");
     for (kco_member *mb = op->members; mb; mb = mb->next) {
+        kco_metrics_sample_kv(m, "kclient_member_phase", 1, "cluster", mb->name, "phase", kco_member_phase(mb), NULL);
+        kco_metrics_sample_kv(m, "kclient_member_writes_in_flight", (double)kco_track_inflight(mb->track), "cluster", mb->name, NULL);
         double v = !strcmp(mb->ready, "True") ? 1 : !strcmp(mb->ready, "False") ? 0 : -1;
         kco_metrics_sample_kv(m, "kclient_member_ready", v, "cluster", mb->name, NULL);
         kco_metrics_sample_kv(m, "kclient_member_last_contact_timestamp_seconds", (double)mb->last_contact, "cluster", mb->name, NULL);

@@ -163,6 +163,8 @@ void kco_members_schedule_sync(kco_operator *op);
 int kco_member_serving(const kco_member *m);
 void kco_member_set_ready(kco_member *m, const char *status, const char *reason, const char *msg);
 /* probe.c */
+/* Joining, Ready, NotReady, Unreachable, Duplicate or Leaving (static string). */
+const char *kco_member_phase(const kco_member *m);
 void kco_probe_start(kco_member *m, long delay_ms); /* no-op while a timer is armed */
 void kco_probe_stop(kco_member *m);
 kco_member *kco_member_find(kco_operator *op, const char *name);

@@ -80,7 +80,7 @@ static void on_status_written(kc_client *c, const kc_response *r, const kc_error
     free(sc);
 }
 
-static const char *phase_of(const kco_member *m)
+const char *kco_member_phase(const kco_member *m)
 {
     if (m->leaving)
         return "Leaving";
@@ -115,7 +115,7 @@ static char *member_status_body(const kco_member *m)
     cJSON_AddStringToObject(o, "kind", "MemberCluster");
     cJSON_AddStringToObject(cJSON_AddObjectToObject(o, "metadata"), "name", m->name);
     cJSON *st = cJSON_AddObjectToObject(o, "status");
-    cJSON_AddStringToObject(st, "phase", phase_of(m));
+    cJSON_AddStringToObject(st, "phase", kco_member_phase(m));
     cJSON *conds = cJSON_AddArrayToObject(st, "conditions");
     add_cond(conds, "Ready", m->ready, m->reason, m->message, m->ltt);
     if (m->leaving && m->leave_reason[0])
