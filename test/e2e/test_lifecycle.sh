@@ -546,6 +546,8 @@ leaving_unreachable() {
 	jt '.status == "True" and .reason == "MemberUnreachable" and (.message | test("force-leave"))' <<<"$c"
 }
 eventually 12 "2: it stays, Leaving=True reason MemberUnreachable, the message says how to force it" leaving_unreachable
+leaving_metric() { curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -qx 'kclient_member_phase{cluster="edge2",phase="Leaving"} 1'; }
+eventually 5 "2: /metrics says edge2 is Leaving (kclient_member_phase)" leaving_metric
 present_before=0
 mcj edge2 | is_obj && present_before=1
 hubctl annotate membercluster edge2 federation.kclient.io/force-leave=true >/dev/null 2>&1
