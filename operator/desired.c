@@ -17,10 +17,18 @@ const char *kco_meta_map(const cJSON *obj, const char *map, const char *key)
 }
 
 /* matchLabels and matchExpressions of a metav1.LabelSelector. */
+/* A label by its whole key: keys carry dots (topology.kubernetes.io/region)
+ * that a dotted-path lookup would split. */
+static const char *label_of(const kco_member *m, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->labels, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
 static int expression_matches(const kco_member *m, const cJSON *e)
 {
     const char *key = kco_jstr(e, "key"), *op = kco_jstr(e, "operator");
-    const char *val = key ? kco_jstr(m->labels, key) : NULL;
+    const char *val = key ? label_of(m, key) : NULL;
     if (!key || !op)
         return 0;
     if (!strcmp(op, "Exists"))
@@ -41,7 +49,7 @@ int kco_member_matches(const kco_member *m, const cJSON *selector)
         return 0; /* absent selects nothing; {} selects all */
     const cJSON *kv;
     cJSON_ArrayForEach(kv, cJSON_GetObjectItem(selector, "matchLabels")) {
-        const char *have = kco_jstr(m->labels, kv->string);
+        const char *have = label_of(m, kv->string);
         if (!cJSON_IsString(kv) || !have || strcmp(have, kv->valuestring))
             return 0;
     }
@@ -145,6 +153,27 @@ static cJSON *parent_of(cJSON *root, const char *path, char *last, size_t lastle
     return cur;
 }
 
+/* Overrides may change fields below spec, labels and annotations only (the
+ * CRD says so too; the operator trusts no input): never the identity of the
+ * copy, never the whole metadata, never our own keys. */
+static const char *path_problem(const char *path)
+{
+    static const char *roots[] = {"/spec/", "/metadata/labels/", "/metadata/annotations/"};
+    int under = 0;
+    for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
+        under |= !strncmp(path, roots[i], strlen(roots[i]));
+    if (!under)
+        return !strcmp(path, "/spec") || !strcmp(path, "/metadata/labels") || !strcmp(path, "/metadata/annotations")
+                   ? "a whole map cannot be replaced; name a field below it"
+                   : "only fields below /spec, /metadata/labels and /metadata/annotations may be changed";
+    if (strstr(path, "//") || path[strlen(path) - 1] == '/')
+        return "the path names no field (an empty segment)";
+    if (!strncmp(path, "/metadata/labels/federation.kclient.io~1", 40) ||
+        !strncmp(path, "/metadata/annotations/federation.kclient.io~1", 45))
+        return "federation.kclient.io/ labels and annotations are the operator's";
+    return NULL;
+}
+
 /* Applies the overrides for cluster; 0, or -1 with *why (owned). */
 static int apply_overrides(cJSON *obj, const cJSON *fpg, const char *cluster, char **why)
 {
@@ -166,12 +195,8 @@ static int apply_overrides(cJSON *obj, const cJSON *fpg, const char *cluster, ch
                 problem = "op and path are required";
             else if (strcmp(op, "remove") && !v)
                 problem = "add and replace need a value";
-            else if (!strcmp(path, "/spec") || !strcmp(path, "/metadata/labels") ||
-                     !strcmp(path, "/metadata/annotations"))
-                problem = "a whole map cannot be replaced; name a field below it";
-            else if (!strncmp(path, "/metadata/labels/federation.kclient.io~1", 40) ||
-                     !strncmp(path, "/metadata/annotations/federation.kclient.io~1", 45))
-                problem = "federation.kclient.io/ labels and annotations are the operator's";
+            else if ((problem = path_problem(path)))
+                ;
             else
                 parent = parent_of(obj, path, last, sizeof(last), strcmp(op, "remove") != 0, &problem);
             if (!parent) {
@@ -188,6 +213,16 @@ static int apply_overrides(cJSON *obj, const cJSON *fpg, const char *cluster, ch
     return 0;
 }
 
+/* The template may not set our own keys: they say whose copy this is. */
+static void drop_ours(cJSON *map)
+{
+    for (cJSON *kv = map ? map->child : NULL, *next; kv; kv = next) {
+        next = kv->next;
+        if (kv->string && !strncmp(kv->string, "federation.kclient.io/", 22))
+            cJSON_Delete(cJSON_DetachItemViaPointer(map, kv));
+    }
+}
+
 static void add_metadata(cJSON *o, const cJSON *fpg, const kco_member *m)
 {
     const cJSON *tmpl = kco_jget(fpg, "spec.template");
@@ -195,13 +230,14 @@ static void add_metadata(cJSON *o, const cJSON *fpg, const kco_member *m)
     cJSON_AddStringToObject(md, "name", kco_jstr(fpg, "metadata.name"));
     cJSON_AddStringToObject(md, "namespace", kco_jstr(fpg, "metadata.namespace"));
     cJSON *labels = string_map(kco_jget(tmpl, "metadata.labels"));
-    cJSON_DeleteItemFromObject(labels, KCO_LABEL_MANAGED_BY);
+    drop_ours(labels);
     cJSON_AddStringToObject(labels, KCO_LABEL_MANAGED_BY, "kclient-federation");
     cJSON_AddStringToObject(labels, KCO_LABEL_FPG_NS, kco_jstr(fpg, "metadata.namespace"));
     cJSON_AddStringToObject(labels, KCO_LABEL_FPG_NAME, kco_jstr(fpg, "metadata.name"));
     cJSON_AddStringToObject(labels, KCO_CLUSTER_LABEL, m->name);
     cJSON_AddItemToObject(md, "labels", labels);
     cJSON *ann = string_map(kco_jget(tmpl, "metadata.annotations"));
+    drop_ours(ann);
     const char *uid = kco_jstr(fpg, "metadata.uid");
     cJSON_AddStringToObject(ann, KCO_ANN_HUB_UID, uid ? uid : "");
     char gen[32];

@@ -122,6 +122,11 @@ START_TEST(overrides_that_cannot_apply_are_reported)
         {"{\"op\":\"add\",\"path\":\"/spec/\",\"value\":1}", "names no field"},
         {"{\"op\":\"add\",\"path\":\"/metadata/labels/federation.kclient.io~1cluster\",\"value\":\"z\"}", "operator's"},
         {"{\"op\":\"add\",\"path\":\"/spec/minMember\"}", "need a value"},
+        {"{\"op\":\"add\",\"path\":\"/metadata//labels/federation.kclient.io~1cluster\",\"value\":\"z\"}", "only fields below"},
+        {"{\"op\":\"add\",\"path\":\"/metadata/labels//x\",\"value\":\"z\"}", "empty segment"},
+        {"{\"op\":\"remove\",\"path\":\"/metadata\"}", "only fields below"},
+        {"{\"op\":\"replace\",\"path\":\"/metadata/name\",\"value\":\"other\"}", "only fields below"},
+        {"{\"op\":\"replace\",\"path\":\"/apiVersion\",\"value\":\"v1\"}", "only fields below"},
     };
     kco_member a = member("a", "{}", 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -137,6 +142,37 @@ START_TEST(overrides_that_cannot_apply_are_reported)
         cJSON_Delete(fpg);
     }
     cJSON_Delete(a.labels);
+}
+END_TEST
+
+START_TEST(template_cannot_set_our_keys_and_selectors_take_dotted_keys)
+{
+    cJSON *fpg = J("{\"metadata\":{\"namespace\":\"t\",\"name\":\"g\",\"uid\":\"u\",\"generation\":1},"
+                   "\"spec\":{\"template\":{\"metadata\":{\"labels\":{\"federation.kclient.io/cluster\":\"evil\","
+                   "\"federation.kclient.io/x\":\"y\",\"app\":\"a\"},\"annotations\":{\"federation.kclient.io/hub-uid\":\"z\"}},"
+                   "\"spec\":{\"minMember\":1}}}}");
+    kco_member a = member("a", "{\"topology.kubernetes.io/region\":\"r1\"}", 0);
+    char *why = NULL;
+    cJSON *o = kco_desired_member(fpg, &a, &why);
+    ck_assert_ptr_nonnull(o);
+    ck_assert_str_eq(kco_meta_map(o, "labels", KCO_CLUSTER_LABEL), "a");
+    ck_assert_ptr_null(kco_meta_map(o, "labels", "federation.kclient.io/x"));
+    ck_assert_str_eq(kco_meta_map(o, "labels", "app"), "a");
+    ck_assert_str_eq(kco_meta_map(o, "annotations", KCO_ANN_HUB_UID), "u");
+    int n = 0;
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, kco_jget(o, "metadata.labels"))
+        n += !strcmp(kv->string, KCO_CLUSTER_LABEL);
+    ck_assert_int_eq(n, 1); /* one key, ours */
+    cJSON *sel = J("{\"matchLabels\":{\"topology.kubernetes.io/region\":\"r1\"}}");
+    ck_assert(kco_member_matches(&a, sel));
+    cJSON *ex = J("{\"matchExpressions\":[{\"key\":\"topology.kubernetes.io/region\",\"operator\":\"In\",\"values\":[\"r1\"]}]}");
+    ck_assert(kco_member_matches(&a, ex));
+    cJSON_Delete(sel);
+    cJSON_Delete(ex);
+    cJSON_Delete(o);
+    cJSON_Delete(a.labels);
+    cJSON_Delete(fpg);
 }
 END_TEST
 
@@ -230,6 +266,7 @@ int main(void)
     tcase_add_test(t, overrides_apply_in_order_with_pointer_escapes);
     tcase_add_test(t, overrides_that_cannot_apply_are_reported);
     tcase_add_test(t, subset_means_every_owned_field_is_there);
+    tcase_add_test(t, template_cannot_set_our_keys_and_selectors_take_dotted_keys);
     tcase_add_test(t, track_records_inflight_backoff_and_drop);
     tcase_add_test(t, integer_fields_are_clamped);
     tcase_add_test(t, finalizer_patch_keeps_others_and_guards_by_version);
