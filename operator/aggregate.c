@@ -62,8 +62,8 @@ typedef struct entry_in {
     const char *now;
 } entry_in;
 
-/* Values: the copy as last seen (the member's cache outlives an outage),
- * else the entry as last written, else nothing observed yet. */
+/* Values: the copy as last seen, else the entry as last written, else
+ * nothing observed yet. */
 static void add_values(cJSON *e, const cJSON *copy, const cJSON *old, long *gen)
 {
     if (copy) {
@@ -131,8 +131,11 @@ static cJSON *cluster_entry(const entry_in *in)
         return NULL; /* its own clean-up deals with the copy */
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "clusterName", m->name);
-    long gen = copy ? copy_generation(in->fpg, copy) : -1;
-    add_values(e, copy, old, &gen);
+    /* a member away: the entry as published, never an older cache's view
+     * (a new leader's cache may lag the old leader's) - it must not regress */
+    const cJSON *src = !m->online && old ? NULL : copy;
+    long gen = src ? copy_generation(in->fpg, src) : -1;
+    add_values(e, src, old, &gen);
     const char *uid = kco_jstr(in->fpg, "metadata.uid");
     if (st && st->acked_uid && uid && !strcmp(st->acked_uid, uid) && st->acked_gen > gen)
         gen = st->acked_gen;

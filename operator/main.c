@@ -123,8 +123,10 @@ static void started_leading(kc_lease *l, void *ud)
     kco_operator *op = ud;
     op->leading = 1;
     kco_log(op->log, 2, "started leading", "identity", op->o.identity, NULL);
-    for (kco_member *m = op->members; m; m = m->next)
+    for (kco_member *m = op->members; m; m = m->next) {
         m->status_dirty = 1;
+        kco_lifecycle_step(m); /* finalizers at once: a MemberCluster deleted now must wait for us */
+    }
     kco_enqueue_all(op, 0);
 }
 
