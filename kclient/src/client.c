@@ -41,7 +41,7 @@ static void apply_defaults(kc_client_options *o)
     if (o->health_check_ms == 0)
         o->health_check_ms = 10000;
     if (o->health_timeout_ms <= 0)
-        o->health_timeout_ms = 5000;
+        o->health_timeout_ms = 4000;
     if (o->max_response_bytes == 0)
         o->max_response_bytes = (size_t)256 << 20;
     if (!o->clock)
@@ -401,7 +401,49 @@ void kc_client_get_stats(const kc_client *c, kc_client_stats *out)
     out->dead_links = c->dead_links;
 }
 
-/* --- dead links: a quiet stream is fine, a link that answers nothing is not --- */
+/* --- dead links: a quiet stream is fine, a link that answers nothing is not ---
+ *
+ * While streams are open, the check's timer is due health_check_ms after the
+ * last byte received (transport.c stamps last_rx_ns) or after the streams
+ * started, whichever is later; every turn re-arms it from the latest byte,
+ * so a probe goes out exactly when the link has been quiet that long, not
+ * on a tick of its own.  The probe (GET /healthz on the shared connections)
+ * has health_timeout_ms: unanswered, the link is dead, at most
+ * health_check_ms + health_timeout_ms after the last byte (client.h).
+ *
+ * Dead: this client's connections are abandoned once, then a probe on a
+ * fresh connection goes out every dead_probe_period_ms while anything waits
+ * for the link (streams, watches, informers).  The first answer - to one of
+ * them or to any other request of this client - ends the outage: the link
+ * listeners (watches, informers) are told, and reconnect at once. */
+
+#define KC_MAX_DEAD_PROBES 8 /* in flight; each lasts at most health_timeout_ms */
+
+static void health_tick(kc_client *c, void *ud);
+
+static uint64_t ms_ns(long ms) { return ms > 0 ? (uint64_t)ms * 1000000ull : 0; }
+
+/* While the link is dead, a probe this often: 1 s, or health_check_ms when
+ * shorter (but not under 100 ms). */
+static long dead_probe_period_ms(const kc_client *c)
+{
+    long p = c->opts.health_check_ms < 1000 ? c->opts.health_check_ms : 1000;
+    return p < 100 ? 100 : p;
+}
+
+/* When the streams will have been quiet for health_check_ms. */
+static uint64_t quiet_due(const kc_client *c)
+{
+    uint64_t from = c->last_rx_ns > c->quiet_from_ns ? c->last_rx_ns : c->quiet_from_ns;
+    return from + ms_ns(c->opts.health_check_ms);
+}
+
+static void health_arm(kc_client *c, uint64_t due_ns)
+{
+    if (c->health_timer)
+        kc_loop_timer_remove(c->loop, c->health_timer);
+    c->health_timer = kc_loop_timer_add(c, due_ns, health_tick, NULL);
+}
 
 /* Abandon this client's connections: its active transfers fail as if the
  * peer had reset them (watches resume, idempotent requests retry), and no
@@ -423,54 +465,159 @@ static void reset_connections(kc_client *c)
     }
 }
 
-static void on_probe(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
+void kc_client_link_listen(kc_client *c, kc_link_listener *l)
 {
-    (void)resp;
-    (void)ud;
-    c->probe = NULL;
-    if (err->code != KC_ETRANSPORT && err->code != KC_ETIMEDOUT)
-        return; /* any answer, even 401, proves the link alive */
+    if (l->listening)
+        return;
+    l->prev = NULL;
+    l->next = c->listeners;
+    if (c->listeners)
+        c->listeners->prev = l;
+    c->listeners = l;
+    l->listening = 1;
+}
+
+void kc_client_link_unlisten(kc_client *c, kc_link_listener *l)
+{
+    if (!l->listening)
+        return;
+    if (c->listener_next == l) /* link_back is walking the list: step over l */
+        c->listener_next = l->next;
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        c->listeners = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    l->prev = l->next = NULL;
+    l->listening = 0;
+}
+
+/* The server answers again: the outage is over. */
+static void link_back(kc_client *c)
+{
+    uint64_t now = kc_client_now(c);
+    c->link_dead = 0;
+    c->link_back_ns = now;
+    kc_log(c, 2, "%s answers again (dead for %.1f s): resuming watches now", c->cfg->server,
+           (double)(now - c->dead_ns) / 1e9);
+    health_arm(c, quiet_due(c));
+    for (kc_link_listener *l = c->listeners; l; l = c->listener_next) {
+        c->listener_next = l->next;
+        l->on_back(c, l->ud);
+    }
+    c->listener_next = NULL;
+}
+
+static void found_dead(kc_client *c)
+{
     c->dead_links++;
+    c->link_dead = 1;
+    c->dead_ns = kc_client_now(c);
     kc_log(c, 1, "warning: no answer from %s within %ld ms: dropping its connections",
            c->cfg->server, c->opts.health_timeout_ms);
     reset_connections(c);
+    health_arm(c, c->dead_ns); /* a first probe on a fresh connection at once */
 }
 
-static void send_probe(kc_client *c)
+static void on_probe(kc_client *c, const kc_response *resp, const kc_error *err, void *ud)
+{
+    (void)resp;
+    int fresh = ud != NULL;
+    if (fresh)
+        c->dead_probes--;
+    else
+        c->probe = NULL;
+    if (c->in_free || err->code == KC_ECANCELLED)
+        return;
+    if (err->code == KC_OK || err->http_status > 0) {
+        /* any answer, even 401, proves the link alive */
+        if (c->link_dead)
+            link_back(c);
+        else if (!fresh)
+            health_arm(c, quiet_due(c));
+        return;
+    }
+    if (err->code != KC_ETRANSPORT && err->code != KC_ETIMEDOUT) {
+        /* failed here, not on the link (credentials, memory): proves nothing */
+        if (!c->link_dead && !fresh)
+            health_arm(c, kc_client_now(c) + ms_ns(c->opts.health_check_ms));
+        return;
+    }
+    if (c->link_dead || fresh) {
+        kc_log(c, 3, "health probe of %s: still no answer: %s", c->cfg->server,
+               err->message ? err->message : "");
+        return; /* the next turn probes again */
+    }
+    found_dead(c);
+}
+
+/* fresh: on a connection of its own (while the link is dead); else on the
+ * shared connections the streams use. */
+static void send_probe(kc_client *c, int fresh)
 {
     kc_request_spec spec = {.method = "GET",
                             .path = "/healthz",
                             .accept = "*/*",
                             .max_attempts = 1,
                             .timeout_ms = c->opts.health_timeout_ms,
-                            .no_rate_limit = 1};
+                            .no_rate_limit = 1,
+                            .fresh_connection = fresh};
     kc_error err = KC_ERROR_INIT;
-    if (kc_request_send(c, &spec, on_probe, NULL, &c->probe, &err) != KC_OK)
-        c->probe = NULL;
+    kc_request *r = NULL;
+    if (kc_request_send(c, &spec, on_probe, fresh ? (void *)c : NULL, &r, &err) == KC_OK) {
+        if (fresh)
+            c->dead_probes++;
+        else
+            c->probe = r;
+    }
     kc_error_clear(&err);
+}
+
+/* One turn while the link is dead: look for the server's answer. */
+static void dead_tick(kc_client *c, uint64_t now)
+{
+    if (c->last_rx_ns > c->dead_ns) { /* another request got an answer */
+        link_back(c);
+        return;
+    }
+    if (c->streams_active <= 0 && !c->listeners)
+        return; /* nobody waits for the link; the next stream restarts the check */
+    if (c->dead_probes < KC_MAX_DEAD_PROBES)
+        send_probe(c, 1);
+    health_arm(c, now + ms_ns(dead_probe_period_ms(c)));
 }
 
 static void health_tick(kc_client *c, void *ud)
 {
     (void)ud;
-    c->health_timer = 0;
-    if (c->streams_active <= 0 || c->in_free)
+    c->health_timer = NULL; /* freed by the loop after this callback */
+    if (c->in_free)
         return;
     uint64_t now = kc_client_now(c);
-    uint64_t quiet = (uint64_t)c->opts.health_check_ms * 1000000ull;
-    if (!c->probe && now - c->last_rx_ns >= quiet)
-        send_probe(c);
-    long step = c->opts.health_check_ms / 4 > 250 ? c->opts.health_check_ms / 4 : 250;
-    c->health_timer = kc_client_timer(c, step, health_tick, NULL);
+    if (c->link_dead) {
+        dead_tick(c, now);
+        return;
+    }
+    if (c->streams_active <= 0 || c->probe)
+        return; /* idle (the next stream re-arms), or on_probe re-arms */
+    uint64_t due = quiet_due(c);
+    if (now < due) { /* something arrived since: wait from there */
+        health_arm(c, due);
+        return;
+    }
+    send_probe(c, 0);
+    if (!c->probe) /* could not send (out of memory): try again soon */
+        health_arm(c, now + ms_ns(dead_probe_period_ms(c)));
 }
 
 void kc_client_stream_started(kc_client *c)
 {
-    c->streams_active++;
-    if (!c->last_rx_ns)
-        c->last_rx_ns = kc_client_now(c);
-    if (!c->health_timer && c->opts.health_check_ms > 0)
-        c->health_timer = kc_client_timer(c, 250, health_tick, NULL);
+    uint64_t now = kc_client_now(c);
+    if (c->streams_active++ == 0)
+        c->quiet_from_ns = now;
+    if (c->opts.health_check_ms > 0 && !c->health_timer && !c->probe)
+        health_arm(c, c->link_dead ? now : quiet_due(c));
 }
 
 void kc_client_stream_ended(kc_client *c) { c->streams_active--; }
@@ -519,7 +666,8 @@ void kc_client_free(kc_client *c)
         return;
     c->in_free = 1;
     if (c->health_timer)
-        kc_client_timer_cancel(c, c->health_timer);
+        kc_loop_timer_remove(c->loop, c->health_timer);
+    c->health_timer = NULL;
     if (c->loop) {
         kc_request_cancel_all(c);
         kc_request_complete_queue(c->loop);

@@ -137,13 +137,19 @@ struct kc_client {
     void *discovery;       /* discovery cache, owned by discovery.c */
     void (*discovery_free)(void *);
     int in_free;
-    /* dead-link detection for long-lived streams */
+    /* dead-link detection for long-lived streams (client.c) */
     int streams_active;
-    uint64_t last_rx_ns;
-    uint64_t health_timer;
-    struct kc_request *probe;
+    uint64_t last_rx_ns;      /* last byte from the server, any request (transport.c) */
+    uint64_t quiet_from_ns;   /* streams (re)started: the quiet period counts from here at the earliest */
+    kc_timer *health_timer;   /* the health check's next turn, or NULL */
+    struct kc_request *probe; /* the probe on the shared connections, in flight */
+    int dead_probes;          /* probes on fresh connections in flight while the link is dead */
+    int link_dead;            /* found dead, no answer from the server since */
+    uint64_t dead_ns;         /* when it was found dead */
+    uint64_t link_back_ns;    /* when the server last answered again after a dead link */
     uint64_t dead_links;
     uint64_t reset_ns;    /* last dead-link reset: older connections are not reused */
+    struct kc_link_listener *listeners, *listener_next;
     kc_header_set headers[KC_HEADER_CACHE];
     int nheaders;
 };
@@ -188,6 +194,19 @@ kc_code kc_send_sync(kc_client *c, const kc_request_spec *spec, char **body_out,
 /* Health check (client.c). */
 void kc_client_stream_started(kc_client *c);
 void kc_client_stream_ended(kc_client *c);
+
+/* Told when the server answers again after the health check found the link
+ * dead (watches reconnect, informers relist at once instead of sitting out
+ * the backoff the outage earned them).  Embedded in its owner; on_back runs
+ * from the loop and may send requests, start or stop listeners. */
+typedef struct kc_link_listener {
+    void (*on_back)(kc_client *c, void *ud);
+    void *ud;
+    struct kc_link_listener *prev, *next;
+    int listening;
+} kc_link_listener;
+void kc_client_link_listen(kc_client *c, kc_link_listener *l);
+void kc_client_link_unlisten(kc_client *c, kc_link_listener *l); /* not listening: no-op */
 
 void kc_client_count(kc_client *c, const char *method, long status);
 

@@ -58,6 +58,7 @@ struct kc_informer {
     uint64_t list_timer, resync_timer;
     kc_backoff backoff;
     uint64_t rng;
+    kc_link_listener link; /* told when the server answers again after a dead link */
 };
 
 static void start_list(kc_informer *inf);
@@ -418,6 +419,19 @@ static void list_failed(kc_informer *inf, const kc_error *err)
                                          on_list_retry, inf);
 }
 
+/* The server answers again after a dead link: a list waiting out the
+ * backoff the outage earned runs now (the watch resumes by itself). */
+static void on_link_back(kc_client *c, void *ud)
+{
+    kc_informer *inf = ud;
+    inf->list_failures = 0;
+    if (inf->stopped || !inf->list_timer)
+        return;
+    kc_client_timer_cancel(c, inf->list_timer);
+    inf->list_timer = 0;
+    start_list(inf);
+}
+
 static void list_complete(kc_informer *inf, const char *rv)
 {
     inf->listing = 0;
@@ -546,6 +560,8 @@ kc_code kc_informer_start(kc_client *c, const kc_informer_options *opts, kc_info
     }
     if (inf->o.resync_ms > 0)
         inf->resync_timer = kc_client_timer(c, inf->o.resync_ms, on_resync, inf);
+    inf->link = (kc_link_listener){.on_back = on_link_back, .ud = inf};
+    kc_client_link_listen(c, &inf->link);
     *out = inf;
     start_list(inf);
     return KC_OK;
@@ -684,6 +700,7 @@ void kc_informer_stop(kc_informer *inf)
         return;
     if (!inf->stopped) {
         inf->stopped = 1;
+        kc_client_link_unlisten(inf->client, &inf->link);
         kc_watch_stop(inf->watch);
         inf->watch = NULL;
         if (inf->list_timer)

@@ -23,14 +23,18 @@ struct kc_watch {
     int stream_failed; /* this stream ended on a bad event */
     kc_error stream_err;
     int in_callback;
+    int opened;        /* this stream answered 200 */
+    int restarting;    /* cancelled to start again at once (the link is back) */
     kc_backoff backoff;
     uint64_t rng;
+    kc_link_listener link; /* told when the server answers again after a dead link */
 };
 
 static void open_stream(kc_watch *w);
 
 static void watch_free(kc_watch *w)
 {
+    kc_client_link_unlisten(w->client, &w->link);
     if (w->timer)
         kc_client_timer_cancel(w->client, w->timer);
     kc_watch_decoder_free(w->dec);
@@ -116,6 +120,7 @@ static void on_open(long status, void *ud)
     kc_watch *w = ud;
     (void)status;
     w->streams++;
+    w->opened = 1;
     if (w->o.on_open && !w->stopped) {
         w->in_callback++;
         w->o.on_open(w, w->o.ud);
@@ -136,6 +141,12 @@ static void schedule_reconnect(kc_watch *w, int failed)
     uint64_t now = kc_client_now(w->client);
     if (now - w->stream_start_ns >= (uint64_t)w->o.backoff_reset_ms * 1000000ull)
         w->failures = 0;
+    /* an attempt made while the link was dead, failing after the server
+     * answered again: a failure of the outage, not of the server */
+    if (failed && w->client->link_back_ns > w->stream_start_ns) {
+        w->failures = 0;
+        failed = 0;
+    }
     uint64_t delay = 0;
     if (failed)
         delay = kc_backoff_delay(&w->backoff, w->failures++, &w->rng);
@@ -161,6 +172,13 @@ static void on_done(kc_client *c, const kc_response *resp, const kc_error *err, 
     if (w->stopped) {
         watch_free(w);
         return;
+    }
+    if (w->restarting) {
+        w->restarting = 0;
+        if (err->code == KC_ECANCELLED) { /* on_link_back cancelled it: start again now */
+            open_stream(w);
+            return;
+        }
     }
     if (w->stream_err.code && !w->stream_err.path && err->path) { /* name the stream */
         w->stream_err.method = strdup(err->method ? err->method : "GET");
@@ -222,6 +240,7 @@ static void open_stream(kc_watch *w)
     kc_error_clear(&w->stream_err);
     w->stream_failed = 0;
     w->gone = 0;
+    w->opened = 0;
     w->stream_start_ns = kc_client_now(w->client);
     kc_error err = KC_ERROR_INIT;
     if (!w->dec || kc_request_send(w->client, &spec, on_done, w, &w->req, &err) != KC_OK) {
@@ -229,6 +248,24 @@ static void open_stream(kc_watch *w)
         schedule_reconnect(w, 1);
     }
     kc_error_clear(&err);
+}
+
+/* The client's health check found the link dead and the server answers
+ * again: whatever backoff the outage earned is forgiven.  Waiting: go now.
+ * An attempt made during the outage and still unanswered may hang on a
+ * connection that never recovers: abandon it and start again. */
+static void on_link_back(kc_client *c, void *ud)
+{
+    kc_watch *w = ud;
+    if (w->stopped)
+        return;
+    w->failures = 0;
+    if (w->timer) {
+        kc_watch_reconnect_now(w);
+    } else if (w->req && !w->opened && !w->restarting && w->stream_start_ns < c->link_back_ns) {
+        w->restarting = 1;
+        kc_request_cancel(w->req); /* on_done opens the next stream */
+    }
 }
 
 static int copy_options(kc_watch *w, const kc_watch_options *o)
@@ -273,6 +310,8 @@ kc_code kc_watch_start(kc_client *c, const kc_watch_options *opts, kc_watch **ou
                               (uint64_t)w->o.backoff_max_ms * 1000000ull, 2.0, 1.0};
     w->rng = kc_client_now(c) ^ (uint64_t)(uintptr_t)w;
     kc_error_init(&w->stream_err);
+    w->link = (kc_link_listener){.on_back = on_link_back, .ud = w};
+    kc_client_link_listen(c, &w->link);
     *out = w;
     open_stream(w);
     return KC_OK;

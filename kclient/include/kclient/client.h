@@ -24,6 +24,18 @@
  * that are safe or idempotent (GET, server-side apply, and writes the caller
  * marks idempotent).  400, 401 (after one credential refresh), 403, 404,
  * 409, 422 are never retried.
+ *
+ * Dead links: while streams (watches) are open and nothing has arrived for
+ * health_check_ms, the client probes the server (GET /healthz on the
+ * streams' connections).  Unanswered within health_timeout_ms, the link is
+ * dead: this client's connections are dropped (other clients on a shared
+ * loop keep theirs), watches resume, idempotent requests retry.  While it
+ * stays dead, a probe on a fresh connection goes out every second
+ * (health_check_ms when shorter), each given health_timeout_ms.  The first
+ * answer, to a probe or to any other request of this client, ends the
+ * outage: watches reconnect at once with their backoff reset, and
+ * informers waiting to relist list at once (watch.h, informer.h), instead
+ * of sitting out the backoff their failures earned while the link was dead.
  */
 #ifndef KCLIENT_CLIENT_H
 #define KCLIENT_CLIENT_H
@@ -68,8 +80,15 @@ typedef struct kc_client_options {
     long health_timeout_ms;   /* a probe unanswered this long means the link is dead: every
                                  connection is dropped and re-made, watches resume, idempotent
                                  requests retry (fresh_connection requests, on connections of
-                                 their own, are left to their own timeouts); 0 = 5000.  Worst-case detection is the sum
-                                 (15 s by default; client-go's HTTP/2 ping takes up to 45 s) */
+                                 their own, are left to their own timeouts); 0 = 4000.
+                                 Bound: a link that goes dead is declared dead at most
+                                   health_check_ms + health_timeout_ms
+                                 after the last byte received from the server (or after the
+                                 streams started, when later), plus the time the loop takes to
+                                 run a due timer (milliseconds while it is driven): 14 s by
+                                 default, within the 15 s documented, against up to 45 s for
+                                 client-go's HTTP/2 ping (30 s idle + 15 s).  The probe goes
+                                 out when the link has been quiet that long, not on a tick. */
     size_t max_response_bytes;/* 0 = 256 MiB; larger bodies fail with KC_EDECODE */
     const char *user_agent;   /* NULL = "kclient/" KC_VERSION */
     uint64_t (*clock)(void *ud); /* monotonic ns; NULL = CLOCK_MONOTONIC */
@@ -134,7 +153,9 @@ typedef struct kc_client_stats {
     uint64_t transport_errors;
     uint64_t retries;
     uint64_t throttle_wait_ns; /* time spent waiting for the token bucket */
-    uint64_t dead_links;       /* times the health check found the link dead */
+    uint64_t dead_links;       /* times the health check found the link dead (once per
+                                  outage: the fresh-connection probes that follow, until the
+                                  server answers again, do not count) */
 } kc_client_stats;
 void kc_client_get_stats(const kc_client *c, kc_client_stats *out);
 

@@ -6,7 +6,9 @@
  * the last event seen.  When the watch falls too far behind (410 Gone), it
  * relists and reconciles the store with the new list, so handlers see a
  * consistent picture: objects deleted during the gap are reported deleted,
- * changed ones updated.
+ * changed ones updated.  A failed list is retried with backoff (800 ms
+ * doubling to 30 s, jitter 1.0); after a dead link (client.h) a list
+ * waiting out that backoff runs as soon as the server answers again.
  *
  * Memory: objects are stored once, as compact JSON text, with
  * metadata.managedFields stripped (as controller-runtime's default

@@ -131,7 +131,13 @@ const char *kc_watch_event_type_name(kc_watch_event_type type);
  * client's loop.  After a drop (connection lost, server timeout, a dead link
  * found by the client's health check) it reconnects with jittered
  * exponential backoff and resumes from the last resourceVersion it saw
- * (events and bookmarks).  When the server says that version is gone (an
+ * (events and bookmarks).  After a dead link (client.h) the backoff the
+ * outage earned is forgiven: as soon as the client's health check sees the
+ * server answer again, a watch waiting to reconnect reconnects at once with
+ * its backoff reset, and an attempt made during the outage and still
+ * unanswered is abandoned and made again (so a watch resumes about a
+ * second after the link passes again, not tens of seconds later).  When
+ * the server says that version is gone (an
  * ERROR event with 410 Expired, HTTP 410, or "too large resource version"),
  * it calls on_gone and waits: the owner relists and calls kc_watch_resume
  * with the list's resourceVersion (the informer does this).
@@ -178,8 +184,10 @@ kc_code kc_watch_start(kc_client *c, const kc_watch_options *opts, kc_watch **ou
 void kc_watch_resume(kc_watch *w, const char *resource_version);
 
 /* Waiting to reconnect after failures?  Reconnect now and reset the
- * backoff: for an owner that knows the server is back (a health probe just
- * answered), so the watch does not sit out a long backoff. */
+ * backoff: for an owner that knows the server is back (a health probe of
+ * its own just answered), so the watch does not sit out a long backoff.
+ * The library does this by itself when the client's health check, having
+ * found the link dead, sees the server answer again. */
 void kc_watch_reconnect_now(kc_watch *w);
 
 /* The last resourceVersion seen (borrowed; may be NULL). */
