@@ -337,8 +337,9 @@ void kco_aggregate(kco_operator *op, const cJSON *fpg, const char *key)
     cJSON *clusters = entries(op, fpg, key, now);
     tally t = {0};
     const cJSON *e;
-    cJSON_ArrayForEach(e, clusters)
+    cJSON_ArrayForEach(e, clusters) {
         count_entry(&t, e);
+    }
     int min_ready = (int)kco_jlong(fpg, "spec.minReadyClusters", 1, 0, INT32_MAX);
     if (min_ready > t.placed)
         min_ready = t.placed;

@@ -225,8 +225,9 @@ static void on_list(kco_sweep *s, const kc_response *resp, const kc_error *err, 
         s->listed[volcano] = 1;
         cJSON *list = cJSON_ParseWithLength(resp->body, resp->body_len);
         const cJSON *item;
-        cJSON_ArrayForEach(item, cJSON_GetObjectItem(list, "items"))
+        cJSON_ArrayForEach(item, cJSON_GetObjectItem(list, "items")) {
             act_on(s, item, volcano);
+        }
         cJSON_Delete(list);
     } else if (err->code == KC_EHTTP && err->http_status == 404) {
         s->absent[volcano] = 1; /* the flavour is not served there */
