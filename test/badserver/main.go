@@ -8,7 +8,8 @@
 //	GET /api/v1/namespaces/MODE/configmaps?watch=true a watch stream
 //
 // Modes (see handle*): good, big, truncated, nonjson, notobject, empty,
-// redirect, and for watches good, noline, garbage, binary, badtype.  Good
+// redirect, retryafter, and for watches good, noline, garbage, binary,
+// badtype.  Good
 // answers mimic the real server: application/json, a Status object for
 // errors, Audit-Id and Cache-Control headers.  GET /stats reports what was
 // asked (JSON), for the tests to check retries and resumes.
@@ -30,6 +31,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/big"
 	"net"
@@ -61,12 +63,23 @@ type stats struct {
 	LeakedAuth int `json:"leakedAuth"`
 	// Unauthorized counts requests refused for a wrong or missing token.
 	Unauthorized int `json:"unauthorized"`
+	// RetryAfter records, per NAME of the retryafter mode, every arrival
+	// (ms since the server started) and what each answer carried.
+	RetryAfter map[string]*retryRecord `json:"retryAfter"`
+}
+
+// retryRecord is what the retryafter mode saw and sent for one NAME.
+type retryRecord struct {
+	ArrivalsMS []float64 `json:"arrivalsMs"` // ms since start, each request in order
+	Methods    []string  `json:"methods"`
+	Sent       []string  `json:"sent"` // per answer: "429 Retry-After=VALUE", "200", ...
 }
 
 type server struct {
 	token     string
 	port      int
 	nolineMax int64
+	start     time.Time
 	st        stats
 }
 
@@ -152,6 +165,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// /api/v1/namespaces/MODE/configmaps[/NAME]
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/"), "/")
+	if strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/retryafter/configmaps") {
+		s.retryAfter(w, r, strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/api/v1/namespaces/retryafter/configmaps"), "/"))
+		return
+	}
 	if !strings.HasPrefix(r.URL.Path, "/api/v1/namespaces/") || len(parts) < 2 || len(parts) > 3 ||
 		parts[1] != "configmaps" || r.Method != http.MethodGet {
 		status(w, 404, "NotFound", "the server could not find the requested resource")
@@ -242,6 +259,82 @@ func (s *server) get(w http.ResponseWriter, r *http.Request, mode, name string) 
 	default:
 		status(w, 404, "NotFound", fmt.Sprintf("namespaces %q not found", mode))
 	}
+}
+
+// ---- Retry-After as a real server cannot send it ----
+
+// retryAfter: /api/v1/namespaces/retryafter/configmaps/NAME, any method.
+// The first `times` requests for NAME (default 1) are answered `status`
+// (default 429) with the header `Retry-After: <ra>` when the query has
+// ra= (sent verbatim: "NaN", "garbage", "1e12", an HTTP date, ...), and
+// a body that is APF's plain text, or with body=status a Status object
+// whose details.retryAfterSeconds is <ras> (raw JSON text, e.g. 2 or 1e400)
+// when given, without reading the request body (as APF rejects before
+// any handler reads it).  Later requests get 200 and a ConfigMap (201 for
+// POST), after the body has been read.
+// Every arrival is timed (GET /stats, retryAfter.NAME.arrivalsMs), so a
+// test measures the client's wait on the server's side.
+func (s *server) retryAfter(w http.ResponseWriter, r *http.Request, name string) {
+	q := r.URL.Query()
+	s.st.mu.Lock()
+	rec := s.st.RetryAfter[name]
+	if rec == nil {
+		rec = &retryRecord{}
+		s.st.RetryAfter[name] = rec
+	}
+	rec.ArrivalsMS = append(rec.ArrivalsMS, float64(time.Since(s.start).Microseconds())/1000)
+	rec.Methods = append(rec.Methods, r.Method)
+	n := len(rec.ArrivalsMS)
+	s.st.mu.Unlock()
+	times := 1
+	if t, err := strconv.Atoi(q.Get("times")); err == nil {
+		times = t
+	}
+	sent := ""
+	defer func() {
+		s.st.mu.Lock()
+		rec.Sent = append(rec.Sent, sent)
+		s.st.mu.Unlock()
+	}()
+	if n > times {
+		// a real server reads the whole body of a request it serves
+		_, _ = io.Copy(io.Discard, r.Body)
+		code := 200
+		if r.Method == http.MethodPost {
+			code = 201
+		}
+		sent = strconv.Itoa(code)
+		writeJSON(w, code, configMap("retryafter", name, strconv.Itoa(n)))
+		return
+	}
+	code := 429
+	if c, err := strconv.Atoi(q.Get("status")); err == nil {
+		code = c
+	}
+	sent = strconv.Itoa(code)
+	if q.Has("ra") {
+		// verbatim, as a broken or hostile server would send it
+		w.Header()["Retry-After"] = []string{q.Get("ra")}
+		sent += " Retry-After=" + q.Get("ra")
+	}
+	if q.Get("body") == "status" {
+		details := "{}"
+		if ras := q.Get("ras"); ras != "" {
+			details = `{"retryAfterSeconds":` + ras + `}`
+			sent += " retryAfterSeconds=" + ras
+		}
+		b := fmt.Sprintf(`{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",`+
+			`"message":"slow down","reason":"TooManyRequests","details":%s,"code":%d}`, details, code)
+		headers(w, "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		w.WriteHeader(code)
+		w.Write([]byte(b))
+		return
+	}
+	// what API Priority and Fairness sends
+	headers(w, "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte("Too many requests, please try again later.\n"))
 }
 
 // ---- watch streams ----
@@ -411,7 +504,9 @@ func main() {
 		log.Fatalf("bad-server: %v", err)
 	}
 	s := &server{token: *token, port: l.Addr().(*net.TCPAddr).Port, nolineMax: *nolineMax,
-		st: stats{Hits: map[string]int{}, WatchRVs: map[string][]string{}}}
+		start: time.Now(),
+		st: stats{Hits: map[string]int{}, WatchRVs: map[string][]string{},
+			RetryAfter: map[string]*retryRecord{}}}
 	srv := &http.Server{Handler: s, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() {

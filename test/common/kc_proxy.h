@@ -98,6 +98,62 @@ static inline int kct_proxy_total_conns(const kct_proxy *px)
     return n;
 }
 
+/* --- additions: one stalled connection, connection counts --- */
+
+typedef struct kct_buf {
+    char *data;
+    size_t len;
+} kct_buf;
+
+static size_t kct_buf_collect(char *p, size_t sz, size_t n, void *ud)
+{
+    kct_buf *b = ud;
+    char *d = realloc(b->data, b->len + sz * n + 1);
+    if (!d)
+        return 0;
+    memcpy(d + b->len, p, sz * n);
+    b->len += sz * n;
+    d[b->len] = '\0';
+    b->data = d;
+    return sz * n;
+}
+
+/* GET http://127.0.0.1:control/<what> and parse the JSON answer (caller
+ * frees).  Fails the test on an error or a status other than 200. */
+static inline cJSON *kct_proxy_json(const kct_proxy *px, const char *what)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/%s", px->control_port, what);
+    kct_buf b = {NULL, 0};
+    CURL *e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, kct_buf_collect);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    CURLcode rc = curl_easy_perform(e);
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(e);
+    ck_assert_msg(rc == CURLE_OK && status == 200, "proxy control %s failed: HTTP %ld %s", what,
+                  status, b.data ? b.data : "");
+    cJSON *j = cJSON_Parse(b.data ? b.data : "");
+    ck_assert_msg(j != NULL, "proxy control %s: not JSON: %s", what, b.data ? b.data : "");
+    free(b.data);
+    return j;
+}
+
+/* One number of /status: "active_conns", "total_conns", "peak_active_conns",
+ * "stalled_conns", "closed_conns", "upstream_closed", "cuts". */
+static inline long kct_proxy_stat(const kct_proxy *px, const char *field)
+{
+    cJSON *j = kct_proxy_json(px, "status");
+    const cJSON *v = cJSON_GetObjectItem(j, field);
+    ck_assert_msg(cJSON_IsNumber(v), "proxy status has no %s", field);
+    long n = (long)v->valuedouble;
+    cJSON_Delete(j);
+    return n;
+}
+
 static inline void kct_proxy_stop(kct_proxy *px)
 {
     if (px->pid > 0) {

@@ -11,7 +11,16 @@
 //	/mode?set=pass|cut|blackhole   change mode (returns status)
 //	/latency?ms=N                   delay every chunk by N ms in each direction
 //	/cut-once                       reset all current connections, stay in the current mode
-//	/status                         {"mode","latency_ms","active_conns","total_conns","cuts"}
+//	/stall?conn=N|next|newest       stall one connection: it stops forwarding both ways
+//	                                (bytes read are dropped) while every other connection
+//	                                passes; N is the accept order (1 = first), "next" the
+//	                                next one accepted, "newest" the latest one still open
+//	/unstall?conn=N|all             reset (RST) stalled connections: never revived
+//	/conns                          the open connections: id, stalled, bytes each way, age
+//	/reset-peak                     peak_active_conns := active_conns
+//	/status                         {"mode","latency_ms","active_conns","total_conns","cuts",
+//	                                 "peak_active_conns","stalled_conns","stalls_armed",
+//	                                 "closed_conns","upstream_closed"}
 package main
 
 import (
@@ -27,6 +36,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -50,6 +60,12 @@ type proxy struct {
 
 	totalConns atomic.Int64
 	cuts       atomic.Int64
+
+	peakActive     int            // guarded by mu: most connections open at once (since start or /reset-peak)
+	stallNext      int            // guarded by mu: connections still to be stalled as soon as accepted
+	stallIDs       map[int64]bool // guarded by mu: accept numbers to stall when accepted
+	closedConns    atomic.Int64   // connections ended (either side, or by the proxy)
+	upstreamClosed atomic.Int64   // connections the upstream ended first (EOF or error from it)
 }
 
 // conn is one proxied client connection (and its upstream, if dialled).
@@ -59,8 +75,15 @@ type conn struct {
 	up         net.Conn // guarded by p.mu; nil until dialled (never dialled if black-holed from the start)
 	closed     bool     // guarded by p.mu
 	blackholed atomic.Bool
+	stalled    atomic.Bool // blackholed by /stall (one connection), not by the mode
 	closeOnce  sync.Once
 	done       chan struct{}
+
+	id        int64 // accept order, 1-based
+	accepted  time.Time
+	bytesUp   atomic.Int64 // client -> upstream, forwarded
+	bytesDown atomic.Int64 // upstream -> client, forwarded
+	firstEnd  atomic.Int32 // 0 open, 1 the client ended first, 2 the upstream did
 }
 
 func (c *conn) close(reset bool) {
@@ -70,6 +93,7 @@ func (c *conn) close(reset bool) {
 		up := c.up
 		delete(c.p.conns, c)
 		c.p.mu.Unlock()
+		c.p.closedConns.Add(1)
 		for _, nc := range []net.Conn{c.client, up} {
 			if nc == nil {
 				continue
@@ -127,6 +151,11 @@ func (c *conn) pipe(dst, src net.Conn, wg *sync.WaitGroup) {
 				c.close(false)
 				return
 			}
+			if dst == c.client {
+				c.bytesDown.Add(int64(len(ch.data)))
+			} else {
+				c.bytesUp.Add(int64(len(ch.data)))
+			}
 		}
 	}()
 	buf := make([]byte, 32*1024)
@@ -141,6 +170,13 @@ func (c *conn) pipe(dst, src net.Conn, wg *sync.WaitGroup) {
 			}
 		}
 		if err != nil {
+			who := int32(1)
+			if src != c.client {
+				who = 2
+			}
+			if c.firstEnd.CompareAndSwap(0, who) && who == 2 {
+				c.p.upstreamClosed.Add(1)
+			}
 			if errors.Is(err, io.EOF) && c.blackholed.Load() && src == c.client {
 				// The client went away from a black-holed connection.
 				c.close(false)
@@ -159,9 +195,10 @@ func (c *conn) pipe(dst, src net.Conn, wg *sync.WaitGroup) {
 	}
 }
 
-func (p *proxy) handle(client net.Conn) {
-	p.totalConns.Add(1)
-	c := &conn{p: p, client: client, done: make(chan struct{})}
+// handle runs one accepted connection; id is its accept number (given in
+// the accept loop, so that numbers follow the order of accepts).
+func (p *proxy) handle(client net.Conn, id int64) {
+	c := &conn{p: p, client: client, done: make(chan struct{}), id: id, accepted: time.Now()}
 
 	p.mu.Lock()
 	mode := p.mode
@@ -172,10 +209,29 @@ func (p *proxy) handle(client net.Conn) {
 		return
 	}
 	p.conns[c] = struct{}{}
+	if len(p.conns) > p.peakActive {
+		p.peakActive = len(p.conns)
+	}
 	if mode == modeBlackhole {
 		c.blackholed.Store(true)
 	}
+	stall := false
+	if p.stallNext > 0 {
+		p.stallNext--
+		stall = true
+	}
+	if p.stallIDs[id] {
+		delete(p.stallIDs, id)
+		stall = true
+	}
 	p.mu.Unlock()
+	if stall {
+		// Stalled from its first byte: dialled, so that the connection looks
+		// established to the client, but nothing is forwarded either way.
+		c.stalled.Store(true)
+		c.blackholed.Store(true)
+		log.Printf("conn %d stalled at accept", id)
+	}
 
 	if mode == modeBlackhole {
 		// Accept, read and drop, never answer, never close (until the mode
@@ -245,7 +301,8 @@ func (p *proxy) setMode(m string) error {
 		}
 	}
 	if old == modeBlackhole && m != modeBlackhole {
-		// Black-holed connections are never revived: close them.
+		// Black-holed connections are never revived: close them (stalled
+		// ones too: a stall is a black hole for one connection).
 		for _, c := range p.snapshot() {
 			if c.blackholed.Load() {
 				p.cuts.Add(1)
@@ -258,23 +315,132 @@ func (p *proxy) setMode(m string) error {
 }
 
 type status struct {
-	Mode        string `json:"mode"`
-	LatencyMS   int    `json:"latency_ms"`
-	ActiveConns int    `json:"active_conns"`
-	TotalConns  int64  `json:"total_conns"`
-	Cuts        int64  `json:"cuts"`
+	Mode           string `json:"mode"`
+	LatencyMS      int    `json:"latency_ms"`
+	ActiveConns    int    `json:"active_conns"`
+	TotalConns     int64  `json:"total_conns"`
+	Cuts           int64  `json:"cuts"`
+	PeakActive     int    `json:"peak_active_conns"`
+	StalledConns   int    `json:"stalled_conns"`
+	StallsArmed    int    `json:"stalls_armed"`
+	ClosedConns    int64  `json:"closed_conns"`
+	UpstreamClosed int64  `json:"upstream_closed"`
 }
 
 func (p *proxy) status() status {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return status{
-		Mode:        p.mode,
-		LatencyMS:   p.latencyMS,
-		ActiveConns: len(p.conns),
-		TotalConns:  p.totalConns.Load(),
-		Cuts:        p.cuts.Load(),
+	stalled := 0
+	for c := range p.conns {
+		if c.stalled.Load() {
+			stalled++
+		}
 	}
+	return status{
+		Mode:           p.mode,
+		LatencyMS:      p.latencyMS,
+		ActiveConns:    len(p.conns),
+		TotalConns:     p.totalConns.Load(),
+		Cuts:           p.cuts.Load(),
+		PeakActive:     p.peakActive,
+		StalledConns:   stalled,
+		StallsArmed:    p.stallNext + len(p.stallIDs),
+		ClosedConns:    p.closedConns.Load(),
+		UpstreamClosed: p.upstreamClosed.Load(),
+	}
+}
+
+type connInfo struct {
+	ID        int64 `json:"id"`
+	Stalled   bool  `json:"stalled"`
+	BytesUp   int64 `json:"bytes_up"`
+	BytesDown int64 `json:"bytes_down"`
+	AgeMS     int64 `json:"age_ms"`
+}
+
+// conns lists the open connections in accept order.
+func (p *proxy) connList() []connInfo {
+	cs := p.snapshot()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].id < cs[j].id })
+	out := make([]connInfo, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, connInfo{ID: c.id, Stalled: c.stalled.Load(), BytesUp: c.bytesUp.Load(),
+			BytesDown: c.bytesDown.Load(), AgeMS: time.Since(c.accepted).Milliseconds()})
+	}
+	return out
+}
+
+// stall stops one connection (by accept number, "newest" open, or "next" to
+// be accepted); the others keep passing.
+func (p *proxy) stall(which string) error {
+	switch which {
+	case "next":
+		p.mu.Lock()
+		p.stallNext++
+		p.mu.Unlock()
+		log.Printf("stall armed for the next connection")
+		return nil
+	case "newest":
+		var newest *conn
+		for _, c := range p.snapshot() {
+			if !c.stalled.Load() && (newest == nil || c.id > newest.id) {
+				newest = c
+			}
+		}
+		if newest == nil {
+			return errors.New("no open connection to stall")
+		}
+		which = strconv.FormatInt(newest.id, 10)
+	}
+	id, err := strconv.ParseInt(which, 10, 64)
+	if err != nil || id < 1 {
+		return fmt.Errorf("conn must be a connection number (1 = first accepted), next or newest, not %q", which)
+	}
+	if id > p.totalConns.Load() {
+		p.mu.Lock()
+		p.stallIDs[id] = true
+		p.mu.Unlock()
+		log.Printf("stall armed for conn %d", id)
+		return nil
+	}
+	for _, c := range p.snapshot() {
+		if c.id == id {
+			c.stalled.Store(true)
+			c.blackholed.Store(true)
+			log.Printf("conn %d stalled", id)
+			return nil
+		}
+	}
+	return fmt.Errorf("connection %d is not open", id)
+}
+
+// unstall resets stalled connections (one, or all): like the end of a
+// black hole, a stalled connection is never revived.
+func (p *proxy) unstall(which string) error {
+	id := int64(-1)
+	if which != "all" {
+		n, err := strconv.ParseInt(which, 10, 64)
+		if err != nil {
+			return fmt.Errorf("conn must be a connection number or all, not %q", which)
+		}
+		id = n
+	}
+	p.mu.Lock()
+	if id < 0 {
+		p.stallNext = 0
+		p.stallIDs = map[int64]bool{}
+	} else {
+		delete(p.stallIDs, id)
+	}
+	p.mu.Unlock()
+	for _, c := range p.snapshot() {
+		if c.stalled.Load() && (id < 0 || c.id == id) {
+			p.cuts.Add(1)
+			c.close(true)
+			log.Printf("conn %d unstalled (reset)", c.id)
+		}
+	}
+	return nil
 }
 
 func (p *proxy) controlHandler() http.Handler {
@@ -312,6 +478,30 @@ func (p *proxy) controlHandler() http.Handler {
 		log.Printf("cut-once")
 		writeStatus(w)
 	})
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		if err := p.stall(r.URL.Query().Get("conn")); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeStatus(w)
+	})
+	mux.HandleFunc("/unstall", func(w http.ResponseWriter, r *http.Request) {
+		if err := p.unstall(r.URL.Query().Get("conn")); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		writeStatus(w)
+	})
+	mux.HandleFunc("/conns", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(p.connList())
+	})
+	mux.HandleFunc("/reset-peak", func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		p.peakActive = len(p.conns)
+		p.mu.Unlock()
+		writeStatus(w)
+	})
 	return mux
 }
 
@@ -327,12 +517,12 @@ func (p *proxy) serve(ln net.Listener, stopping *atomic.Bool) {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		go p.handle(c)
+		go p.handle(c, p.totalConns.Add(1))
 	}
 }
 
 func newProxy(upstream string) *proxy {
-	return &proxy{upstream: upstream, mode: modePass, conns: map[*conn]struct{}{}}
+	return &proxy{upstream: upstream, mode: modePass, conns: map[*conn]struct{}{}, stallIDs: map[int64]bool{}}
 }
 
 func writePortFile(path string, listen, control int) error {
