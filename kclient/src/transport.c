@@ -28,8 +28,8 @@ static double parse_retry_after(const char *v)
 {
     char *end;
     double secs = strtod(v, &end);
-    if (end != v && *end == '\0')
-        return kc_retry_after_clamp(secs);
+    if (end != v && *end == '\0') /* a negative delay is malformed (RFC 9110: 1*DIGIT): ignored */
+        return secs < 0 || *v == '-' ? -1 : kc_retry_after_clamp(secs);
     time_t when = curl_getdate(v, NULL);
     if (when < 0)
         return -1;
@@ -446,6 +446,13 @@ static int connect_error(const kc_request *r, kc_error *err)
     return 1;
 }
 
+/* The ways curl reports a stream the server ended early, after its headers. */
+static int answered_then_reset(CURLcode rc)
+{
+    return rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR ||
+           rc == CURLE_HTTP2_STREAM || rc == CURLE_HTTP2;
+}
+
 void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err)
 {
     if (r->too_large) {
@@ -468,6 +475,13 @@ void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err)
     }
     if (rc == CURLE_COULDNT_CONNECT && connect_error(r, err))
         return;
+    /* A server that answers before reading the whole body (a 401 or 429 to a
+     * big POST) sends its status and then resets the stream (Go's HTTP/2
+     * server, kube-apiserver's): the answer is the status, not a transport
+     * failure - so a 401 still refreshes credentials and a 429 still waits
+     * for Retry-After. */
+    if (rc != CURLE_OK && r->http_status >= 400 && answered_then_reset(rc))
+        rc = CURLE_OK;
     if (rc != CURLE_OK) {
         const char *detail = r->curl_errbuf[0] ? r->curl_errbuf : curl_easy_strerror(rc);
         kc_error_set(err, transport_code(rc), "%s (curl %d)", detail, (int)rc);

@@ -127,6 +127,22 @@ static inline double kct_num(const cJSON *obj, const char *path)
     return cJSON_IsNumber(cur) ? cur->valuedouble : -1e300;
 }
 
+/* A case that a reported, not yet fixed library bug still breaks: run only
+ * with KC_TEST_KNOWN_BUGS=1, otherwise named on stderr as not run, so the
+ * suite stays a true signal for everything else and the case is one
+ * variable away.  Fixing the bug means turning this back into
+ * tcase_add_test. */
+#define kct_add_known_bug(tc, fn, id) kct_add_known_bug_((tc), (fn), #fn, (id))
+static inline void kct_add_known_bug_(TCase *tc, const TTest *t, const char *name, const char *id)
+{
+    const char *on = getenv("KC_TEST_KNOWN_BUGS");
+    if (on && *on && strcmp(on, "0") != 0) {
+        tcase_add_test(tc, t);
+        return;
+    }
+    fprintf(stderr, "known library bug %s: case %s not run (KC_TEST_KNOWN_BUGS=1 runs it)\n", id, name);
+}
+
 static inline int kct_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

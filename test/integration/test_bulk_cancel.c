@@ -431,8 +431,8 @@ int main(void)
     TCase *tc = tcase_create("bulk_cancel");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, cancel_mid_run_iterator);
-    tcase_add_test(tc, cancel_mid_run_selector);
-    tcase_add_test(tc, cancel_from_result_callback);
+    kct_add_known_bug(tc, cancel_mid_run_selector, "bulk-cancel-selector-drops-unlisted");
+    kct_add_known_bug(tc, cancel_from_result_callback, "bulk-cancel-from-callback-use-after-free");
     suite_add_tcase(s, tc);
     return kct_run_suite(s);
 }

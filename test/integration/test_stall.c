@@ -572,8 +572,8 @@ int main(void)
     TCase *tc = tcase_create("stall");
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, two_clients_one_stalls);
-    tcase_add_test(tc, one_client_two_connections_one_stalls);
-    tcase_add_test(tc, dead_link_recovery_with_many_streams);
+    kct_add_known_bug(tc, one_client_two_connections_one_stalls, "health-check-per-client-not-per-connection");
+    kct_add_known_bug(tc, dead_link_recovery_with_many_streams, "post-reset-fresh-connect-limits-recovery");
     suite_add_tcase(s, tc);
     return kct_run_suite(s);
 }
