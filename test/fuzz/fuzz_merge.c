@@ -219,7 +219,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int parsed = 1;
     fuzz_buf plain = {0}, extra = {0};
     for (size_t i = 0; i < n; i++) {
-        char name[16];
+        char name[32]; /* room for any size_t: gcc -Wformat-truncation */
         snprintf(name, sizeof(name), "k%zu", i);
         fuzz_write_file(dir, name, parts[i].p, parts[i].n);
         char *buf = fuzz_copy(parts[i].p, parts[i].n, 0);
