@@ -100,6 +100,7 @@ typedef struct kc_loop {
     unsigned nside, side_cap;
     CURL *easy_pool[64];          /* finished handles, reset and reused: no init per request */
     int npool;
+    int easy_reuse;               /* handles reused: 0 not decided yet, 1 yes, -1 no (transport.c) */
     uint64_t (*clock)(void *ud);
     void *clock_ud;
 } kc_loop;
@@ -180,6 +181,9 @@ void kc_loop_read_messages(CURLM *multi);
 kc_code kc_transport_prepare(kc_client *c, kc_request *r, kc_error *err);
 /* Classify a finished transfer into an error (KC_OK for 2xx). */
 void kc_transport_result(kc_request *r, CURLcode rc, kc_error *err);
+/* A request is done with its easy handle e (not in any multi): kept in the
+ * loop's pool for the next request, or cleaned up. */
+void kc_transport_release_easy(kc_loop *l, CURL *e);
 
 /* Request engine (request.c). */
 void kc_request_on_transfer_done(kc_request *r, CURLcode rc);

@@ -103,17 +103,27 @@ static char *dir_of(const char *path)
     return slash == path ? strdup("/") : kc_strndup0(path, (size_t)(slash - path));
 }
 
+/* Narrow [*s, *s + *len) to its text without surrounding white space. */
+static void trim_span(const char **s, size_t *len)
+{
+    while (*len && strchr(" \t\r\n", **s)) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len && strchr(" \t\r\n", (*s)[*len - 1]))
+        (*len)--;
+}
+
 /* Copy of s without leading and trailing white space. */
 static char *trimmed(const char *s, size_t len)
 {
-    while (len && strchr(" \t\r\n", *s)) {
-        s++;
-        len--;
-    }
-    while (len && strchr(" \t\r\n", s[len - 1]))
-        len--;
+    trim_span(&s, &len);
     return kc_strndup0(s, len);
 }
+
+/* A bearer token goes into the Authorization header line as it is. */
+#define KC_TOKEN_CONTROL_CHAR                                                                  \
+    "holds a control character (CR, LF, ...), which would break the Authorization header"
 
 static void free_str_secret(char *s)
 {
@@ -816,14 +826,21 @@ static const char *reread_token_file(kc_config *cfg, int force)
     int e = read_ref(cfg->token_file, &raw, &len);
     if (e != 0)
         return ref_strerror(e);
-    char *tok = trimmed(raw, len);
+    const char *text = raw;
+    size_t n = len;
+    trim_span(&text, &n);
+    /* the whole text is checked: a NUL inside would cut the token short */
+    const char *problem = NULL;
+    if (!n)
+        problem = "file is empty";
+    else if (!kc_header_value_ok(text, n))
+        problem = KC_TOKEN_CONTROL_CHAR;
+    char *tok = problem ? NULL : kc_strndup0(text, n);
     kc_free_secret(raw, len);
+    if (problem)
+        return problem;
     if (!tok)
         return "out of memory";
-    if (!*tok) {
-        free(tok);
-        return "file is empty";
-    }
     free_str_secret(cfg->file_token);
     cfg->file_token = tok;
     cfg->file_token_mtime = st.st_mtim;
@@ -880,6 +897,8 @@ static kc_code read_user_fields(const entry *e, user_fields *f)
 
 static kc_code fill_token(kc_config *cfg, const entry *e, const user_fields *f)
 {
+    if (f->token && !kc_header_value_ok(f->token, strlen(f->token)))
+        return entry_fail(e, "token " KC_TOKEN_CONTROL_CHAR);
     if (f->token) /* a token wins over tokenFile, as in client-go */
         return (cfg->token = strdup(f->token)) ? KC_OK : nomem(e->err);
     if (!f->token_file)

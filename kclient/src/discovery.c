@@ -14,7 +14,7 @@
 
 typedef struct dentry {
     char *group, *version, *resource, *kind, *singular;
-    char *short_names; /* ",pg,pgs," */
+    char *short_names; /* ",pg,pgs,": each one between commas (none holds a comma) */
     int namespaced, has_status, preferred;
 } dentry;
 
@@ -71,7 +71,8 @@ static char *join_short_names(const cJSON *arr)
     kc_strbuf_appends(&sb, ",");
     const cJSON *s;
     cJSON_ArrayForEach(s, arr) {
-        if (cJSON_IsString(s)) {
+        /* one with a comma (or none at all) would read as other names */
+        if (cJSON_IsString(s) && *s->valuestring && !strchr(s->valuestring, ',')) {
             kc_strbuf_appends(&sb, s->valuestring);
             kc_strbuf_appends(&sb, ",");
         }
@@ -98,7 +99,9 @@ static void add_resource(dcache *d, const char *group, const char *version, int 
                          const char *resource, const char *kind, const char *singular,
                          const cJSON *short_names, int namespaced)
 {
-    if (!resource || strchr(resource, '/'))
+    /* no request path can be built for an entry without a version or a
+     * resource name (a "x/y" name is a subresource) */
+    if (!version || !*version || !resource || !*resource || strchr(resource, '/'))
         return;
     dentry *e = dcache_add(d);
     if (!e)
@@ -201,8 +204,9 @@ static kc_code fetch_json(kc_client *c, const char *path, const char *accept, cJ
 static kc_code load_legacy_group_version(kc_client *c, dcache *d, const char *group,
                                          const char *version, int preferred, kc_error *err)
 {
-    char *path = *group ? kc_asprintf("/apis/%s/%s", group, version)
-                        : kc_asprintf("/api/%s", version);
+    /* the names come from the server: escaped, so that a space, CR or LF
+     * cannot break the request and a '?' or '/' cannot ask for another path */
+    char *path = kc_group_version_path(group, version);
     cJSON *doc = NULL;
     kc_code rc = path ? fetch_json(c, path, "application/json", &doc, err) : KC_ENOMEM;
     free(path);
@@ -210,6 +214,14 @@ static kc_code load_legacy_group_version(kc_client *c, dcache *d, const char *gr
         parse_resource_list(d, group, version, preferred, doc);
     cJSON_Delete(doc);
     return rc;
+}
+
+/* A group or version name the APIGroupList may list: not empty (an empty
+ * group would be the core group again), and no "." or ".." that curl would
+ * take as a step up the path. */
+static int path_name(const char *s)
+{
+    return s && *s && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
 static kc_code load_legacy(kc_client *c, dcache *d, const cJSON *groups, kc_error *err)
@@ -222,7 +234,7 @@ static kc_code load_legacy(kc_client *c, dcache *d, const cJSON *groups, kc_erro
         const cJSON *v;
         cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(g, "versions")) {
             const char *ver = jstr(v, "version");
-            if (rc == KC_OK && name && ver)
+            if (rc == KC_OK && path_name(name) && path_name(ver))
                 rc = load_legacy_group_version(c, d, name, ver, pref && !strcmp(pref, ver), err);
         }
     }
@@ -262,16 +274,23 @@ static kc_code load(kc_client *c, kc_error *err)
     return KC_OK;
 }
 
-static int names_resource(const dentry *e, const char *name)
+/* One of the short names in list (",pg,pgs,") is exactly name.  A name
+ * with a comma is none of them (nor a run of them, "pg,pgs"). */
+static int is_short_name(const char *list, const char *name)
 {
-    if (!strcmp(e->resource, name) || !strcmp(e->singular, name) ||
-        (*e->kind && !strcasecmp(e->kind, name)))
-        return 1;
     size_t n = strlen(name);
-    for (const char *p = e->short_names; (p = strstr(p, name)); p++)
-        if (p[-1] == ',' && p[n] == ',')
+    if (!list || !n || strchr(name, ','))
+        return 0;
+    for (const char *p = list; (p = strstr(p, name)); p++)
+        if (p > list && p[-1] == ',' && p[n] == ',')
             return 1;
     return 0;
+}
+
+static int names_resource(const dentry *e, const char *name)
+{
+    return !strcmp(e->resource, name) || !strcmp(e->singular, name) ||
+           (*e->kind && !strcasecmp(e->kind, name)) || is_short_name(e->short_names, name);
 }
 
 /* Score a candidate: -1 = no match; higher is better. */

@@ -98,6 +98,14 @@ static int take_offset(const char **p, long *offset)
     return 0;
 }
 
+/* Days in month mon (1-12) of year y, proleptic Gregorian. */
+static int month_days(int y, int mon)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return mon == 2 && leap ? 29 : days[mon - 1];
+}
+
 int kc_rfc3339_parse(const char *s, time_t *out)
 {
     const char *p = s;
@@ -107,8 +115,11 @@ int kc_rfc3339_parse(const char *s, time_t *out)
         take_digits(&p, 2, &tm.tm_hour) || take_char(&p, ":") || take_digits(&p, 2, &tm.tm_min) ||
         take_char(&p, ":") || take_digits(&p, 2, &tm.tm_sec))
         return -1;
-    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+    /* a day past its month's end (2024-02-30) is no date (RFC 3339 5.7, as
+     * Go's time.Parse): timegm would quietly roll it into the next month */
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > month_days(tm.tm_year, tm.tm_mon) || tm.tm_hour > 23 || tm.tm_min > 59 ||
+        tm.tm_sec > 60)
         return -1;
     if (*p == '.') {
         p++;
@@ -222,6 +233,9 @@ static const char *fill_result(const cJSON *status, kc_exec_result *out)
         return "status has neither token nor clientCertificateData";
     if (exp && kc_rfc3339_parse(exp, &out->expiry) != 0)
         return "expirationTimestamp is not an RFC 3339 time";
+    if (token && !kc_header_value_ok(token, strlen(token)))
+        return "token holds a control character (CR, LF, ...), which would break the "
+               "Authorization header";
     out->token = kc_strdup_or_null(token);
     out->cert_pem = kc_strdup_or_null(cert);
     out->key_pem = kc_strdup_or_null(key);

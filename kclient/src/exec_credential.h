@@ -36,8 +36,9 @@ typedef struct kc_exec_result {
 kc_code kc_exec_run(const kc_config *cfg, int timeout_ms, kc_exec_result *out, kc_error *err);
 
 /* Parse a plugin's stdout (pure).  api_version is the configured one, which
- * the answer must repeat.  On failure returns KC_EAUTH and sets *problem to
- * a static description free of the output's content. */
+ * the answer must repeat; a token with a control character is refused.  On
+ * failure returns KC_EAUTH and sets *problem to a static description free
+ * of the output's content. */
 kc_code kc_exec_parse(const char *api_version, const char *json, size_t len, kc_exec_result *out,
                       const char **problem);
 
@@ -45,7 +46,8 @@ kc_code kc_exec_parse(const char *api_version, const char *json, size_t len, kc_
 char *kc_exec_info_json(const kc_config *cfg);
 
 /* RFC 3339 ("2024-05-01T12:00:00Z", "...T12:00:00.5+02:00") to a time_t.
- * Returns 0, or -1 when s is not one. */
+ * Returns 0, or -1 when s is not one (a day past its month's end, as
+ * 2024-02-30, is none). */
 int kc_rfc3339_parse(const char *s, time_t *out);
 
 /* Overwrite every string in a cJSON tree (and its siblings) before it is

@@ -464,6 +464,19 @@ static void on_page(kc_client *c, const kc_response *resp, const kc_error *err, 
         return;
     }
     cJSON *page = cJSON_ParseWithLength(resp->body, resp->body_len);
+    if (!cJSON_IsObject(page)) {
+        /* a 2xx that is no list (a proxy's HTML page, a cut body) is a failed
+         * list, as kc_list_each says: not its last page, or the sweep would
+         * drop every object not seen yet and the watch start from "now" */
+        kc_error bad = KC_ERROR_INIT;
+        kc_error_set(&bad, KC_EDECODE, "list page is not a JSON object (%zu bytes)",
+                     resp->body_len);
+        list_failed(inf, &bad);
+        kc_error_clear(&bad);
+        cJSON_Delete(page);
+        inf->busy--;
+        return;
+    }
     learn_kind(inf, page);
     cJSON *item;
     cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(page, "items")) {

@@ -29,10 +29,8 @@ static void live_unlink(kc_client *c, kc_request *r)
 static void request_free(kc_request *r)
 {
     kc_loop *l = r->client->loop;
-    if (r->easy && l->npool < (int)(sizeof(l->easy_pool) / sizeof(l->easy_pool[0])))
-        l->easy_pool[l->npool++] = r->easy; /* reset when taken again */
-    else if (r->easy)
-        curl_easy_cleanup(r->easy);
+    if (r->easy)
+        kc_transport_release_easy(l, r->easy);
     if (r->headers_owned)
         curl_slist_free_all(r->headers);
     kc_strbuf_free(&r->resp_body);

@@ -23,6 +23,28 @@ static void segment(kc_strbuf *sb, const char *s)
     kc_url_escape(sb, s);
 }
 
+/* /apis/group/version, or /api/version for the core group. */
+static void group_version(kc_strbuf *sb, const char *group, const char *version)
+{
+    if (nonempty(group)) {
+        kc_strbuf_appends(sb, "/apis");
+        segment(sb, group);
+    } else {
+        kc_strbuf_appends(sb, "/api");
+    }
+    segment(sb, version);
+}
+
+char *kc_group_version_path(const char *group, const char *version)
+{
+    if (!nonempty(version))
+        return NULL;
+    kc_strbuf sb;
+    kc_strbuf_init(&sb);
+    group_version(&sb, group, version);
+    return kc_strbuf_take(&sb);
+}
+
 char *kc_ref_path(const kc_ref *ref)
 {
     if (!ref || !nonempty(ref->version) || !nonempty(ref->resource))
@@ -31,13 +53,7 @@ char *kc_ref_path(const kc_ref *ref)
         return NULL;
     kc_strbuf sb;
     kc_strbuf_init(&sb);
-    if (nonempty(ref->group)) {
-        kc_strbuf_appends(&sb, "/apis");
-        segment(&sb, ref->group);
-    } else {
-        kc_strbuf_appends(&sb, "/api");
-    }
-    segment(&sb, ref->version);
+    group_version(&sb, ref->group, ref->version);
     if (nonempty(ref->namespace_)) {
         segment(&sb, "namespaces");
         segment(&sb, ref->namespace_);

@@ -249,6 +249,14 @@ int kc_url_escape(kc_strbuf *sb, const char *s)
     return 0;
 }
 
+int kc_header_value_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 void kc_free_secret(char *p, size_t len)
 {
     if (!p)

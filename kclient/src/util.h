@@ -43,6 +43,16 @@ int kc_base64_decode(const char *in, size_t len, char **out, size_t *out_len);
 /* Percent-escape for a path segment or a query component (RFC 3986 unreserved kept). */
 int kc_url_escape(kc_strbuf *sb, const char *s);
 
+/* The path of a group version, segments escaped as kc_ref_path does them:
+ * /apis/group/version, or /api/version when group is NULL or "" (url.c).
+ * New string (caller frees), or NULL when version is NULL or "". */
+char *kc_group_version_path(const char *group, const char *version);
+
+/* Whether s[0, len) may go into an HTTP header line as it is: no byte below
+ * 0x20 (CR and LF would end the line and start another; NUL would cut it)
+ * and no DEL.  For bearer tokens, which come from files and plugins. */
+int kc_header_value_ok(const char *s, size_t len);
+
 /* Overwrite then free secret material. */
 void kc_free_secret(char *p, size_t len);
 

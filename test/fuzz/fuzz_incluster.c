@@ -8,14 +8,16 @@
  * namespace file, bit 3: rotate the token), then NUL-separated parts: host,
  * port, token, ca.crt, namespace, the rotated token.
  * Properties: the config loads exactly when host and port are set, the
- * token file holds something besides white space and ca.crt holds a PEM
+ * token file holds something besides white space and, within that, no
+ * control character (no byte below 0x20, NUL included, and no DEL: the
+ * token goes into an HTTP header line, where a CR or LF would add lines of
+ * its own; regress-token-control-chars), and ca.crt holds a PEM
  * certificate (as OpenSSL reads one); then the server is
  * https://host:port (an IPv6 host in brackets), the context "in-cluster",
  * the namespace the file's trimmed text or "default", the bearer token the
  * token file's trimmed text; after a rotation a forced refresh gives the
- * new token (or KC_EAUTH when the new file is blank); no error quotes a
- * token.  A token is sent as an HTTP header, so one holding a control
- * character (CR, LF) should be refused (FUZZ_KNOWN "token-control-chars"). */
+ * new token (or KC_EAUTH, naming the file, when the new file is blank or
+ * holds a control character); no error quotes a token. */
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -24,7 +26,17 @@
 #include "fuzz.h"
 #include "kclient/config.h"
 
-static char *trim(const fuzz_part *p)
+static int header_safe(const char *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* The part trimmed; *ok set when it is a token that can be sent (not
+ * empty, no control character in it: a NUL inside counts too). */
+static char *trim(const fuzz_part *p, int *ok)
 {
     const char *s = (const char *)p->p;
     size_t n = p->n;
@@ -34,6 +46,8 @@ static char *trim(const fuzz_part *p)
         s++, n--;
     while (n && strchr(" \t\r\n", s[n - 1]))
         n--;
+    if (ok)
+        *ok = n && header_safe(s, n);
     return fuzz_copy((const uint8_t *)s, n, 1);
 }
 
@@ -58,14 +72,6 @@ static void check_no_secret(const char *msg, const char *a, const char *b)
         }
 }
 
-static int header_safe(const char *t)
-{
-    for (; *t; t++)
-        if ((unsigned char)*t < 0x20 || *t == 0x7f)
-            return 0;
-    return 1;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 65536)
@@ -76,8 +82,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = n; i < 6; i++)
         p[i] = (fuzz_part){(const uint8_t *)"", 0};
     char *host = fuzz_part_str(&p[0]), *port = fuzz_part_str(&p[1]);
-    char *token = trim(&p[2]), *token2 = trim(&p[5]);
-    char *ns = trim(&p[4]);
+    int token_sendable, token2_sendable;
+    char *token = trim(&p[2], &token_sendable), *token2 = trim(&p[5], &token2_sendable);
+    char *ns = trim(&p[4], NULL);
     char dir[512];
     if (snprintf(dir, sizeof(dir), "%s/sa", fuzz_tmpdir()) >= (int)sizeof(dir))
         abort();
@@ -93,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     setenv("KUBERNETES_SERVICE_HOST", host, 1);
     setenv("KUBERNETES_SERVICE_PORT", port, 1);
     /* the model */
-    int token_ok = !(flags & 1) && *token;
+    int token_ok = !(flags & 1) && token_sendable;
     int ok = *host && *port && token_ok && !(flags & 2) && has_pem_cert(&p[3]);
     const char *want_ns = !(flags & 4) && *ns ? ns : "default";
 
@@ -107,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc != KC_OK) {
         FUZZ_CHECK(cfg == NULL && rc == KC_ECONFIG && err.code == rc && err.message);
+        if (*host && *port && !token_ok) /* the token file is the first to be read */
+            FUZZ_CHECK(strstr(err.message, dir) != NULL);
         check_no_secret(err.message, token, token2);
     } else {
         char *want_server = NULL;
@@ -122,16 +131,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         kc_credentials cred;
         FUZZ_CHECK(kc_config_credentials(cfg, 0, &cred, &err) == KC_OK);
         FUZZ_CHECK(cred.token && !strcmp(cred.token, token));
-        FUZZ_KNOWN(header_safe(cred.token), "token-control-chars",
-                   "a bearer token with a control character (CR, LF) is accepted and sent in "
-                   "the Authorization header as it is");
+        FUZZ_CHECK(header_safe(cred.token, strlen(cred.token)));
         if (flags & 8) { /* kubelet rotates the token */
             fuzz_write_file(dir, "token", p[5].p, p[5].n);
             rc = kc_config_credentials(cfg, 1, &cred, &err);
-            if (*token2) {
+            if (token2_sendable) {
                 FUZZ_CHECK(rc == KC_OK && cred.token && !strcmp(cred.token, token2));
             } else {
-                FUZZ_CHECK(rc == KC_EAUTH && err.message);
+                FUZZ_CHECK(rc == KC_EAUTH && err.message && strstr(err.message, dir));
                 check_no_secret(err.message, token, token2);
             }
         }

@@ -903,6 +903,99 @@ START_TEST(test_exec_not_found_and_relative)
 }
 END_TEST
 
+/* ---- tokens with control characters ---- */
+
+/* A token that would add a header line of its own to the request. */
+#define INJECTED "X-Injected: yes"
+
+static void assert_refused(kc_code rc, kc_code want, const kc_error *err, const char *names)
+{
+    ck_assert_int_eq(rc, want);
+    ck_assert_msg(strstr(err->message, names), "\"%s\" does not name \"%s\"", err->message,
+                  names);
+    ck_assert_ptr_nonnull(strstr(err->message, "holds a control character"));
+    ck_assert_ptr_null(strstr(err->message, INJECTED)); /* never the token */
+}
+
+START_TEST(test_token_control_chars)
+{
+    char *dir = make_tmpdir();
+    kc_config *cfg = NULL;
+    kc_credentials cred;
+    kc_error err = KC_ERROR_INIT;
+
+    /* the kubeconfig's token */
+    char *path = write_config(dir, "static",
+                              "current-context: a\n"
+                              "clusters: [{name: c, cluster: {server: 'https://h:1'}}]\n"
+                              "users: [{name: u, user: {token: \"abc\\r\\n" INJECTED "\"}}]\n"
+                              "contexts: [{name: a, context: {cluster: c, user: u}}]\n");
+    kc_config_options o = {.kubeconfig = path};
+    assert_refused(kc_config_load(&o, &cfg, &err), KC_ECONFIG, &err, "user \"u\": token ");
+    ck_assert_ptr_nonnull(strstr(err.message, path));
+    free(path);
+
+    /* a tokenFile when loading (a NUL inside counts too), then when rotated */
+    char *tok = path_in(dir, "token");
+    path = write_config(dir, "file",
+                        "current-context: a\n"
+                        "clusters: [{name: c, cluster: {server: 'https://h:1'}}]\n"
+                        "users: [{name: u, user: {tokenFile: token}}]\n"
+                        "contexts: [{name: a, context: {cluster: c, user: u}}]\n");
+    o.kubeconfig = path;
+    put_file(dir, "token", "abc\r\n" INJECTED "\n");
+    assert_refused(kc_config_load(&o, &cfg, &err), KC_ECONFIG, &err, tok);
+    FILE *f = fopen(tok, "w");
+    ck_assert_ptr_nonnull(f);
+    fwrite("abc\0" INJECTED, 1, 4 + strlen(INJECTED), f);
+    fclose(f);
+    assert_refused(kc_config_load(&o, &cfg, &err), KC_ECONFIG, &err, tok);
+    put_file(dir, "token", "good-token\n");
+    ck_assert_int_eq(kc_config_load(&o, &cfg, &err), KC_OK);
+    put_file(dir, "token", "abc\n" INJECTED "\n");
+    assert_refused(kc_config_credentials(cfg, 1, &cred, &err), KC_EAUTH, &err, tok);
+    ck_assert_ptr_null(cred.token);
+    kc_config_free(cfg);
+    free(path);
+
+    /* in-cluster */
+    put_file(dir, "token", "abc\r\n" INJECTED "\n");
+    char *ca = slurp(DATA "/ca.pem");
+    put_file(dir, "ca.crt", ca);
+    free(ca);
+    setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+    setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+    assert_refused(kc_config_in_cluster(dir, &cfg, &err), KC_ECONFIG, &err, tok);
+    ck_assert_ptr_nonnull(strstr(err.message, "in-cluster config: token "));
+
+    /* an exec plugin's answer (the JSON escapes become CR and LF) */
+    path = write_config(dir, "exec",
+                        "current-context: a\n"
+                        "clusters: [{name: c, cluster: {server: 'https://h:1'}}]\n"
+                        "users:\n"
+                        "- name: u\n"
+                        "  user:\n"
+                        "    exec:\n"
+                        "      apiVersion: client.authentication.k8s.io/v1\n"
+                        "      interactiveMode: Never\n"
+                        "      command: /bin/sh\n"
+                        "      args: [{PLUGIN}, {DIR}/count, env]\n"
+                        "      env: [{name: KC_TEST_TOKEN, value: 'abc\\r\\n" INJECTED "'}]\n"
+                        "contexts: [{name: a, context: {cluster: c, user: u}}]\n");
+    o.kubeconfig = path;
+    ck_assert_int_eq(kc_config_load(&o, &cfg, &err), KC_OK);
+    assert_refused(kc_config_credentials(cfg, 0, &cred, &err), KC_EAUTH, &err,
+                   "user \"u\": exec plugin \"/bin/sh\": invalid ExecCredential: token ");
+    ck_assert_ptr_null(cred.token);
+    kc_config_free(cfg);
+
+    free(path);
+    free(tok);
+    kc_error_clear(&err);
+    rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_exec_parse)
 {
     const char *v1 = KC_EXEC_API_V1;
@@ -938,6 +1031,14 @@ START_TEST(test_exec_parse)
         {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
          "\"status\":{\"token\":\"t\",\"expirationTimestamp\":\"tomorrow\"}}",
          "expirationTimestamp is not an RFC 3339 time"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+         "\"status\":{\"token\":\"t\\r\\nX-Injected: yes\"}}",
+         "token holds a control character (CR, LF, ...), which would break the Authorization "
+         "header"},
+        {"{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+         "\"status\":{\"token\":\"t\\u007f\"}}",
+         "token holds a control character (CR, LF, ...), which would break the Authorization "
+         "header"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ck_assert_int_eq(kc_exec_parse(v1, bad[i].json, strlen(bad[i].json), &r, &problem),
@@ -959,10 +1060,21 @@ START_TEST(test_rfc3339)
     ck_assert_int_eq(t, 946684800);
     ck_assert_int_eq(kc_rfc3339_parse("1999-12-31T23:00:00.999999999-01:00", &t), 0);
     ck_assert_int_eq(t, 946684800);
+    /* leap days: 2024 and 2000 have one, 2023 and 2100 not */
+    ck_assert_int_eq(kc_rfc3339_parse("2024-02-29T00:00:00Z", &t), 0);
+    ck_assert_int_eq(t, 1709164800);
+    ck_assert_int_eq(kc_rfc3339_parse("2000-02-29T00:00:00Z", &t), 0);
+    ck_assert_int_eq(kc_rfc3339_parse("2024-12-31T23:59:60Z", &t), 0);
     static const char *const bad[] = {"", "2000-01-01", "2000-01-01T00:00:00",
                                       "2000-13-01T00:00:00Z", "2000-01-01T24:00:00Z", "2000-01-01T00:00:00.Z",
                                       "2000-01-01T00:00:00Zjunk", "2000-01-01 00:00:00Z",
-                                      "+2000-01-01T00:00:00Z", "2000-01-01T00:00:00+0100"};
+                                      "+2000-01-01T00:00:00Z", "2000-01-01T00:00:00+0100",
+                                      /* days past the month's end (once as the next month's) */
+                                      "2024-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
+                                      "2100-02-29T00:00:00Z", "2024-04-31T00:00:00Z",
+                                      "2024-06-31T00:00:00Z", "2024-09-31T00:00:00Z",
+                                      "2024-11-31T00:00:00Z", "2024-01-32T00:00:00Z",
+                                      "2024-01-00T00:00:00Z"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         ck_assert_msg(kc_rfc3339_parse(bad[i], &t) == -1, "accepted \"%s\"", bad[i]);
 }
@@ -1562,6 +1674,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_exec_timeout);
     tcase_add_test(tc, test_exec_not_found_and_relative);
     tcase_add_test(tc, test_exec_parse);
+    tcase_add_test(tc, test_token_control_chars);
     tcase_add_test(tc, test_rfc3339);
     tcase_add_loop_test(tc, test_malformed, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
     tcase_add_test(tc, test_wrong_types_do_not_crash);

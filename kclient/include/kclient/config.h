@@ -17,6 +17,13 @@
  * Errors name the file, the entry and the problem, e.g.
  *   kubeconfig /home/a/.kube/config: user "dev": client-key-data: invalid base64
  * and never contain token, password or key material.
+ *
+ * A bearer token goes into the Authorization header as it is, so one with a
+ * control character (CR, LF, NUL, any byte below 0x20, DEL) is refused
+ * wherever it comes from, naming its source and never the token: the
+ * kubeconfig's token or tokenFile and the in-cluster token file fail the
+ * load (KC_ECONFIG), a rotated token file or an exec plugin's answer fails
+ * kc_config_credentials (KC_EAUTH).
  */
 #ifndef KCLIENT_CONFIG_H
 #define KCLIENT_CONFIG_H

@@ -4,7 +4,11 @@
  * "podgroups.scheduling.x-k8s.io" and "podgroups.v1alpha1.scheduling.x-k8s.io"
  * the way kubectl does, from the server's discovery documents.  The answer is
  * cached in the client; a name that is not found refreshes the cache once
- * (a CRD may have appeared) before failing with KC_ENOTFOUND.
+ * (a CRD may have appeared) before failing with KC_ENOTFOUND.  A short name
+ * matches whole ("pg,pgs" names nothing).  The group and version names of
+ * the server's documents go into request paths percent-escaped; entries
+ * without a version or resource name, and group versions named "", "." or
+ * "..", are skipped.
  */
 #ifndef KCLIENT_DISCOVERY_H
 #define KCLIENT_DISCOVERY_H
