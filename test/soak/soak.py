@@ -34,6 +34,8 @@ import traceback
 import urllib.parse
 import urllib.request
 
+import soak_checks as sc
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 BUILD_DIR = os.environ.get("BUILD_DIR") or os.path.join(TOP, "build")
 OPERATOR = os.path.join(BUILD_DIR, "operator", "kclient-operator")
@@ -96,6 +98,30 @@ STALE_FIELDS = ("memberPhase", "running", "succeeded", "failed", "appliedGenerat
 # how long an older placement may still be acted on (informer lag under faults).
 PLACEMENT_LAG = 90.0
 
+# The status flow (invariant (c), README "What it checks"): member status
+# values followed to the hub one by one.  The operator runs with this
+# --status-batch-interval; a value the member held for at least the batch
+# interval plus REQUIRED_MARGIN (outside fault windows extended by FAULT_TAIL)
+# must reach the hub entry; latency bounds asserted: p99 outside faults and
+# max everywhere (from when the member was reachable again).
+STATUS_BATCH_S = 0.1
+REQUIRED_MARGIN = 3.0
+FAULT_TAIL = 10.0
+LATENCY_P99_NO_FAULT = 8.0
+LATENCY_MAX = 15.0
+# Convergence after the last fault (settle), asserted.
+CONVERGE_BOUND = 60.0
+# One writer (invariant (d)): a deposed leader writes until its renew
+# deadline after its last renewal; TERM_SLACK for scheduling and the wire.
+TERM_SLACK = 1.0
+SA_USER = "system:serviceaccount:kclient-system:kclient-operator"
+# HTTP/2 GOAWAY: kube-apiserver's --goaway-chance on these control planes.
+GOAWAY_CHANCE = 0.02
+GOAWAY_CLUSTERS = ("hub", "m1")
+GOAWAY_PROBES = 400       # curl's requests per control plane: P(no GOAWAY at 2%) = 0.03 %
+# A fault must show it bit within this long after its end.
+BITE_WINDOW = 20.0
+
 CRASH_RE = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|ThreadSanitizer|"
                       r"runtime error:|Assertion .*failed|assertion failed|Segmentation fault|"
                       r"double free|free\(\): |malloc\(\): |corrupted|stack smashing|"
@@ -143,10 +169,11 @@ def pg_base(api):
 # --- REST -----------------------------------------------------------------
 
 class ApiError(Exception):
-    def __init__(self, status, msg):
+    def __init__(self, status, msg, unsent=False):
         super().__init__("%s: %s" % (status or "transport", msg))
         self.status = status
         self.msg = msg
+        self.unsent = unsent   # the connection was refused: nothing reached the server
 
 
 class Api:
@@ -160,14 +187,19 @@ class Api:
         self.timeout = timeout
         self.tl = threading.local()
 
-    def request(self, method, path, body=None, ctype="application/json"):
+    def request(self, method, path, body=None, ctype="application/json", audit_id=None):
+        """audit_id: sent as Audit-ID, which kube-apiserver keeps as the
+        request's auditID: the audit log then says what became of it."""
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body)
         if isinstance(body, str):
             body = body.encode()
         headers = {"Authorization": "Bearer " + self.token, "Accept": "application/json"}
+        if audit_id:
+            headers["Audit-ID"] = audit_id
         if body is not None:
             headers["Content-Type"] = ctype
+        maybe_sent = False
         for attempt in (1, 2):
             conn = getattr(self.tl, "conn", None)
             reused = conn is not None
@@ -183,8 +215,10 @@ class Api:
                 conn.close()
                 self.tl.conn = None
                 if reused and attempt == 1:
+                    maybe_sent = True
                     continue  # a keep-alive connection the server closed meanwhile
-                raise ApiError(0, "%s: %s" % (type(e).__name__, e)) from None
+                raise ApiError(0, "%s: %s" % (type(e).__name__, e),
+                               unsent=isinstance(e, ConnectionRefusedError) and not maybe_sent) from None
         try:
             obj = json.loads(raw) if raw else None
         except ValueError:
@@ -199,9 +233,10 @@ class Api:
 
 
 def refused(e):
-    """The server answered and did not apply the request (the outcome of a
-    transport error, 500 or 504 is not known)."""
-    return isinstance(e, ApiError) and bool(e.status) and (400 <= e.status < 500 or e.status == 503)
+    """The server answered and did not apply the request, or never got it
+    (connection refused); the outcome of any other transport error, 500 or
+    504 is not known."""
+    return isinstance(e, ApiError) and ((bool(e.status) and (400 <= e.status < 500 or e.status == 503)) or e.unsent)
 
 
 def err_class(e):
@@ -400,25 +435,42 @@ def normal_phase(p):
 
 
 class Fpg:
-    """The driver's record of one FederatedPodGroup: everything it asked for."""
-
-    @property
-    def delete_sent(self):
-        return any(kind == "delete" for _, kind, _ in self.history)
+    """The driver's record of one FederatedPodGroup: everything it asked for,
+    and what became of each request."""
 
     def __init__(self, ns, name, spec, placed):
         self.ns = ns
         self.name = name
         self.spec = spec
         self.policy = spec["deletionPolicy"]
-        self.pl = spec.get("placement") or {}   # the placement last sent
+        self.pl = spec.get("placement") or {}   # the placement last sent (not refused)
         self.placed = placed      # members (physical) it was placed on when last sent
         self.state = "creating"   # live | uncertain | absent | deleted
-        # (time the request was sent, kind, placement sent or None); which
-        # members a placement selects also depends on the MemberCluster that
-        # serves each member at the time (Soak.placed_on)
-        self.history = []
-        self.deleted = False      # a delete was sent (maybe not answered)
+        # every request sent: {"t": sent, "ta": answered, "kind", "pl": placement
+        # sent or None, "aid": its Audit-ID, "res": pending | ok | maybe |
+        # refused, "ts": when the hub received it (its audit log), "code"}.
+        # Which members a placement selects also depends on the MemberCluster
+        # that serves each member at the time (Soak.placed_on).
+        self.attempts = []
+        self.deleted = False      # a delete was answered (2xx or 404)
+
+    @property
+    def history(self):
+        """[(t, kind, placement)]: the writes the hub confirmed (a 2xx answer,
+        or its audit log for a request whose answer was lost), at the time the
+        hub received them (else the time of the answer); nothing else."""
+        out = [(a["ts"] or a["ta"], a["kind"], a["pl"]) for a in self.attempts
+               if a["res"] == "ok" or (a["res"] == "maybe" and a["ts"] is not None and 200 <= (a["code"] or 0) < 300)]
+        return sorted(out, key=lambda x: x[0])
+
+    def touched(self):
+        """[(t sent, kind, placement)] of every request that may have been
+        applied (all but the refused): for the lenient checks."""
+        return [(a["t"], a["kind"], a["pl"]) for a in self.attempts if a["res"] != "refused"]
+
+    @property
+    def delete_sent(self):
+        return any(kind == "delete" for _, kind, _ in self.touched())
 
 
 # --- the soak ---------------------------------------------------------------
@@ -482,6 +534,41 @@ class Soak:
         self.fault_rng = random.Random(self.seed * 1000 + 7)
         self.last_mcs = {}
         self.status_log = collections.defaultdict(list)  # (member, ns, name) -> (t, status values) the member load set
+        # the status flow: the member load's writes (t sent, t answered, rv,
+        # uid, value), the soak's watch of each member (t seen, rv, uid, value
+        # or None), the hub entries as the soak's hub watch saw them
+        self.status_writes = collections.defaultdict(list)
+        self.member_events = collections.defaultdict(list)
+        self.hub_entries = sc.HubEntries()
+        self.hub_watch_gaps = []      # [t watch ended, t listed again]
+        self.hub_watch_stop = threading.Event()
+        self.flow = {}                # results of the status-flow check, for the figures
+        self.t_flow_end = None
+        self.t_no_writer = 0.0       # last time the soak saw no leader renewing, or the hub not answering
+        self.plan = []
+        self.goaway = {}
+        self.goaway_probes = {}
+        self.op_conns = None
+        # hub writes of the load, by Audit-ID; the hub audit log as read so far
+        self.aid_seq = 0
+        self.attempt_by_aid = {}
+        self.hub_audit_pos = 0
+        self.hub_audit_events = 0
+        self.hub_audit_soak = {}      # Audit-ID -> [(t received, code)]
+        self.lease_writes = []        # (t received, t done, identity, holder, acquire, its time)
+        self.op_hub_writes = []       # (t received, user agent, what)
+        self.lease_samples = []       # (t, holder, acquire, its time, renew time) read by the soak
+        self.terms = []
+        self.writer_stats = collections.Counter()
+        # evidence that each fault bit
+        self.mc_ready_log = collections.defaultdict(list)   # MemberCluster -> [(t, Ready, reason)] changes
+        self.metric_series = []       # (t, replica, {(target, code): count})
+        self.fault_evidence = {}      # id(timeline entry) -> {...} recorded while injecting
+        self.bites = collections.Counter()
+        self.closes = None            # sc.ServerCloses over the control planes' ports
+        self.member_reads = collections.defaultdict(list)   # member -> (t, verb, resource, code) by writer
+        self.audit_counts = {}
+        self.attempt_outcomes = collections.Counter()
 
     # -- infrastructure --
 
@@ -512,23 +599,39 @@ class Soak:
         log("work directory %s, operator %s" % (self.work, OPERATOR))
         if not os.access(OPERATOR, os.X_OK):
             raise HarnessError("no operator binary at %s (build first, or set BUILD_DIR)" % OPERATOR)
-        # the apiservers' audit logs record every write of the objects the
-        # operator manages (members: PodGroups; hub: FederatedPodGroups)
-        def audit_flags(name, resources):
+        # the apiservers' audit logs: the hub records every write of the
+        # objects the operator manages and of its Lease (who wrote, when, with
+        # which user agent; the Lease's holder in the answer), members every
+        # PodGroup write and every read by the operator's user `writer`
+        # (429s, the relist after a compaction)
+        writes = "[create, update, patch, delete, deletecollection]"
+
+        def audit_flags(name, rules):
             policy = os.path.join(self.work, "audit-policy-%s.yaml" % name)
+            text = "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\nrules:\n"
+            for level, verbs, resources, users in rules:
+                text += "- level: %s\n  verbs: %s\n" % (level, verbs)
+                if users:
+                    text += "  users: [%s]\n" % ", ".join(users)
+                if resources:
+                    text += "  resources:\n" + "".join("  - {group: %s, resources: [%s]}\n" % r for r in resources)
             with open(policy, "w") as f:
-                f.write("apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n"
-                        "rules:\n- level: RequestResponse\n  verbs: [create, update, patch, delete, deletecollection]\n"
-                        "  resources:\n" + "".join("  - {group: %s, resources: [%s]}\n" % r for r in resources) +
-                        "- level: None\n")
+                f.write(text + "- level: None\n")
             return ["--audit-log-path=%s" % os.path.join(self.work, name, "audit.log"), "--audit-policy-file=%s" % policy]
-        self.hub = Cluster(self.work, "hub", audit_flags("hub", [
-            ("federation.kclient.io", "federatedpodgroups, federatedpodgroups/status, memberclusters, "
-                                      "memberclusters/status")]))
+
+        def goaway(name):
+            return ["--goaway-chance=%g" % GOAWAY_CHANCE] if name in GOAWAY_CLUSTERS else []
+        self.hub = Cluster(self.work, "hub", goaway("hub") + audit_flags("hub", [
+            ("RequestResponse", "[create, update, patch, delete]", [("coordination.k8s.io", "leases")], None),
+            ("Metadata", writes, [("federation.kclient.io", "federatedpodgroups/status")], None),
+            ("RequestResponse", writes, [("federation.kclient.io", "federatedpodgroups, memberclusters, "
+                                                                   "memberclusters/status")], None)]))
         self.clusters["hub"] = self.hub
         pg_groups = [("scheduling.x-k8s.io", "podgroups"), ("scheduling.volcano.sh", "podgroups")]
         for m, d in MEMBERS.items():
-            self.clusters[m] = Cluster(self.work, m, d["flags"] + audit_flags(m, pg_groups))
+            self.clusters[m] = Cluster(self.work, m, d["flags"] + goaway(m) + audit_flags(m, [
+                ("RequestResponse", writes, pg_groups, None),
+                ("Metadata", "[get, list, watch]", None, ["writer"])]))
         log("starting hub and members %s" % ", ".join(MEMBERS))
         self.parallel([lambda c=c: self.cluster_up(c) for c in self.clusters.values()])
         for m in MEMBERS:
@@ -561,6 +664,10 @@ class Soak:
         self.wait_for(60, "members Ready=True", lambda: all(v == "True" for v in self.member_ready().values()))
         for m in MEMBERS:
             self.bg("audit-" + m, self.audit_loop, m)
+        self.bg("hub-watch", self.hub_watch_loop)
+        self.closes = sc.ServerCloses([c.port for c in self.clusters.values()])
+        self.op_conns = sc.ClientConns(dict([(self.hub.port, "hub")] + [(p.listen, m) for m, p in self.proxies.items()]))
+        self.bg("tcp-sampler", self.sample_tcp)
         log("setup done in %.1fs" % (time.time() - T0))
 
     def parallel(self, fns):
@@ -747,6 +854,7 @@ class Soak:
                                      "--renew-deadline", lease[1], "--retry-period", lease[2],
                                      "--health-probe-bind-address", "127.0.0.1:%d" % probe,
                                      "--metrics-bind-address", "127.0.0.1:%d" % metrics,
+                                     "--status-batch-interval", "%dms" % int(STATUS_BATCH_S * 1000),
                                      "--log-format", "json", "-v", str(self.a.operator_v)],
                                     stdout=logf, stderr=subprocess.STDOUT, env=env)
         r = Replica(name, proc, logpath, probe, metrics)
@@ -795,6 +903,8 @@ class Soak:
                 try:
                     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % r.metrics, timeout=2) as resp:
                         r.metrics_text = resp.read().decode(errors="replace")
+                    req, _ = self.metrics_totals([r])
+                    self.metric_series.append((time.time(), r.name, req))
                 except OSError:
                     pass
             time.sleep(3)
@@ -804,18 +914,26 @@ class Soak:
         from a stuck operator when a leader misses its renew deadline."""
         api = Api(self.hub.port, self.hub.admin.token, os.path.join(self.hub.dir, "ca.crt"), timeout=10)
         with open(os.path.join(self.work, "hub-latency.log"), "a") as out:
-            while not self.stop_load.is_set():
+            while not self.hub_watch_stop.is_set():
                 t = time.time()
                 try:
-                    api.get("/apis/coordination.k8s.io/v1/namespaces/kclient-system/leases/kclient-operator")
+                    lease = api.get("/apis/coordination.k8s.io/v1/namespaces/kclient-system/leases/kclient-operator")
                     ok = "ok"
+                    ls = (lease or {}).get("spec") or {}
+                    renew = parse_ts(ls.get("renewTime") or "")
+                    if not ls.get("holderIdentity") or time.time() - renew > 2 * self.lease_secs()[2] + 1:
+                        self.t_no_writer = time.time()   # no leader renews
+                    self.lease_samples.append((time.time(), ls.get("holderIdentity") or "", ls.get("acquireTime") or "",
+                                               parse_ts(ls.get("acquireTime") or ""), parse_ts(ls.get("renewTime") or "")))
                 except ApiError as e:
                     ok = err_class(e)
+                    self.t_no_writer = time.time()   # the hub does not answer
                 dt = time.time() - t
-                self.hub_latency.append((t, dt, ok))
+                if not self.stop_load.is_set():
+                    self.hub_latency.append((t, dt, ok))
                 out.write("%.3f %.3f %s\n" % (t, dt, ok))
                 out.flush()
-                self.stop_load.wait(max(0.0, 0.5 - dt))
+                self.hub_watch_stop.wait(max(0.0, 0.5 - dt))
 
     # -- the audit: a watch on every member for the whole soak --
 
@@ -823,6 +941,17 @@ class Soak:
         with self.lock:
             self.deletions.append({"member": m, "ns": key[0], "name": key[1], "uid": uid, "t": t,
                                    "source": source, "user": user})
+
+    def member_event(self, m, k, t, rv, uid, value):
+        """A state of member copy k seen by the soak's watch of m: kept when
+        the copy or its status changed."""
+        if rv is None:
+            return
+        with self.lock:
+            ev = self.member_events[(m,) + tuple(k)]
+            if ev and ev[-1][2] == uid and ev[-1][3] == value:
+                return
+            ev.append((t, float(rv), uid, value))
 
     def audit_loop(self, m):
         """Watch m's PodGroups directly (not through the proxy).  Whenever the
@@ -842,10 +971,18 @@ class Soak:
                 continue
             now = time.time()
             cur = {(o["metadata"]["namespace"], o["metadata"]["name"]): o["metadata"]["uid"] for o in lst["items"]}
+            objs = {(o["metadata"]["namespace"], o["metadata"]["name"]): o for o in lst["items"]}
             if known is not None:
                 for k, uid in known.items():
                     if cur.get(k) != uid:
                         self.record_delete(m, k, uid, now, "watch-gap")
+                        # ordered before a copy made again meanwhile
+                        rv = float(objs[k]["metadata"]["resourceVersion"]) - 0.5 if k in objs else float(
+                            lst["metadata"]["resourceVersion"])
+                        self.member_event(m, k, now, rv, uid, None)
+            for k, o in objs.items():
+                self.member_event(m, k, now, o["metadata"]["resourceVersion"], o["metadata"]["uid"],
+                                  sc.status_value(o.get("status")))
             known = cur
             rv = lst["metadata"]["resourceVersion"]
             out.write("%.3f LIST rv=%s items=%d (gap since %s)\n" % (now, rv, len(cur), "%.3f" % t_gap if t_gap else "-"))
@@ -868,9 +1005,11 @@ class Soak:
                 k = (md.get("namespace"), md.get("name"))
                 if typ in ("ADDED", "MODIFIED"):
                     known[k] = md.get("uid")
+                    self.member_event(m, k, t, md.get("resourceVersion"), md.get("uid"), sc.status_value(obj.get("status")))
                 elif typ == "DELETED":
                     known.pop(k, None)
                     self.record_delete(m, k, md.get("uid"), t, "watch")
+                    self.member_event(m, k, t, md.get("resourceVersion"), md.get("uid"), None)
             out.flush()
             if proc.poll() is None:
                 proc.kill()
@@ -879,31 +1018,239 @@ class Soak:
             if not self.audit_stop.is_set():
                 self.audit_stop.wait(0.3)
 
-    def read_apiserver_audit(self):
-        for m in MEMBERS:
-            path = os.path.join(self.clusters[m].dir, "audit.log")
-            if not os.path.exists(path):
+    def hub_watch_loop(self):
+        """Watch every FederatedPodGroup on the hub for the whole soak and keep
+        each change of each status entry with the time it was seen (the
+        status flow's hub side).  Whenever the watch ends (hub restart) list
+        again: the gap is kept (values shown and replaced meanwhile were not
+        seen)."""
+        hub = self.hub
+        path = FED + "/federatedpodgroups"
+        out = open(os.path.join(self.work, "hub-watch.log"), "a")
+        errf = open(os.path.join(self.work, "hub-watch.err"), "a")
+        t_gap = None
+        known = set()
+        while not self.hub_watch_stop.is_set():
+            try:
+                lst = hub.admin.get(path)
+            except ApiError:
+                self.hub_watch_stop.wait(0.3)
                 continue
-            for line in open(path, errors="replace"):
+            now = time.time()
+            if t_gap is not None:
+                self.hub_watch_gaps.append((t_gap, now))
+            cur = set()
+            for o in lst["items"]:
+                k = (o["metadata"]["namespace"], o["metadata"]["name"])
+                cur.add(k)
+                self.hub_entries.observe(now, k, o.get("status"))
+            for k in known - cur:
+                self.hub_entries.observe(now, k, None, present=False)
+            known = cur
+            rv = lst["metadata"]["resourceVersion"]
+            out.write("%.3f LIST rv=%s items=%d\n" % (now, rv, len(cur)))
+            proc = subprocess.Popen(["kubectl", "--kubeconfig", os.path.join(hub.dir, "kubeconfig"), "get", "--raw",
+                                     path + "?watch=1&allowWatchBookmarks=false&resourceVersion=" + rv],
+                                    stdout=subprocess.PIPE, stderr=errf)
+            self.audit_procs["hub"] = proc
+            for line in proc.stdout:
+                t = time.time()
                 try:
                     ev = json.loads(line)
                 except ValueError:
                     continue
-                if ev.get("stage") != "ResponseComplete":
+                typ, obj = ev.get("type"), ev.get("object") or {}
+                if typ == "ERROR":
+                    out.write("%.3f ERROR %s\n" % (t, json.dumps(obj)[:300]))
+                    break
+                md = obj.get("metadata") or {}
+                k = (md.get("namespace"), md.get("name"))
+                if typ in ("ADDED", "MODIFIED"):
+                    known.add(k)
+                    self.hub_entries.observe(t, k, obj.get("status"))
+                elif typ == "DELETED":
+                    known.discard(k)
+                    self.hub_entries.observe(t, k, None, present=False)
+                else:
                     continue
-                code = (ev.get("responseStatus") or {}).get("code", 0)
-                ref = ev.get("objectRef") or {}
-                if code == 201 and not ref.get("subresource"):  # created (server-side apply creates too)
-                    self.creations[(m, ref.get("namespace"), ref.get("name"))].append(
-                        parse_ts(ev.get("requestReceivedTimestamp", "")))
-                if (ev.get("user") or {}).get("username") == "writer":   # the operator's writes
-                    self.member_writes[m].append((parse_ts(ev.get("requestReceivedTimestamp", "")), ev.get("verb"),
-                                                  ref.get("namespace"), ref.get("name"), code, ev.get("userAgent", "")))
-                if ev.get("verb") not in ("delete", "deletecollection") or code >= 300:
+                out.write("%.3f %s %s/%s rv=%s %s\n" % (t, typ, k[0], k[1], md.get("resourceVersion"), " ".join(
+                    "%s=%s/%s/%s/%s%s" % ((e.get("clusterName"),) + sc.entry_value(e) + ("(stale)" if e.get("stale") else "",))
+                    for e in (obj.get("status") or {}).get("clusters") or [])))
+            out.flush()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            t_gap = time.time()
+            if not self.hub_watch_stop.is_set():
+                self.hub_watch_stop.wait(0.2)
+        out.close()
+
+    def sample_tcp(self):
+        """Every second from /proc/net/tcp: the connections the operator
+        replicas have open to the hub and to each member's proxy (each socket
+        counted once: HTTP/2 GOAWAY, --goaway-chance, makes them open new
+        ones), and those each control plane closed first (its side in
+        FIN_WAIT or TIME_WAIT)."""
+        while not self.stopping_ops:
+            rows = []
+            for fn in ("/proc/net/tcp", "/proc/net/tcp6"):
+                try:
+                    with open(fn) as fh:
+                        rows += sc.parse_proc_tcp(fh.read())
+                except OSError:
+                    pass
+            pids = {}
+            for r in self.live():
+                inodes = set()
+                try:
+                    for fd in os.listdir("/proc/%d/fd" % r.proc.pid):
+                        try:
+                            ln = os.readlink("/proc/%d/fd/%s" % (r.proc.pid, fd))
+                        except OSError:
+                            continue
+                        if ln.startswith("socket:["):
+                            inodes.add(ln[8:-1])
+                except OSError:
                     continue
-                self.record_delete(m, (ref.get("namespace"), ref.get("name")), None,
-                                   parse_ts(ev.get("requestReceivedTimestamp", "")), "apiserver-audit",
-                                   (ev.get("user") or {}).get("username"))
+                pids[r.proc.pid] = inodes
+            self.closes.sample(time.time(), rows)
+            self.op_conns.sample(rows, pids)
+            time.sleep(1)
+
+    def goaway_probe(self):
+        """curl (libcurl, as the operator; HTTP/2) sends GOAWAY_PROBES GETs
+        of /readyz to each control plane over one reused connection and
+        counts the connections it had to open: beyond the first, each one is
+        a GOAWAY."""
+        out = {}
+        for name, c in self.clusters.items():
+            cfg = os.path.join(self.work, "goaway-probe-%s.curl" % name)
+            with open(cfg, "w") as fh:
+                fh.write('header = "Authorization: Bearer %s"\n' % c.admin.token)
+                fh.write('cacert = "%s"\nhttp2\nsilent\nwrite-out = "%%{num_connects} %%{http_code}\\n"\n' % (
+                    os.path.join(c.dir, "ca.crt")))
+                for _ in range(GOAWAY_PROBES):
+                    fh.write('url = "https://127.0.0.1:%d/readyz"\noutput = "/dev/null"\n' % c.port)
+            r = subprocess.run(["curl", "--config", cfg], capture_output=True, text=True)
+            lines = [x.split() for x in r.stdout.splitlines() if x.strip()]
+            ok = sum(1 for x in lines if len(x) == 2 and x[1] == "200")
+            out[name] = (sum(int(x[0]) for x in lines if x and x[0].isdigit()), ok)
+        return out
+
+    def read_hub_audit(self):
+        """Read what the hub's audit log gained since the last call: the fate
+        of the load's own writes (by Audit-ID), the Lease writes (leadership
+        terms) and every write of the operator (the one-writer check)."""
+        path = os.path.join(self.hub.dir, "audit.log")
+        if not os.path.exists(path):
+            return
+        with open(path, "rb") as fh:
+            fh.seek(self.hub_audit_pos)
+            data = fh.read()
+        end = data.rfind(b"\n") + 1   # a line being written is read next time
+        self.hub_audit_pos += end
+        for raw in data[:end].splitlines():
+            try:
+                ev = json.loads(raw)
+            except ValueError:
+                continue
+            if ev.get("stage") != "ResponseComplete":
+                continue
+            self.hub_audit_events += 1
+            code = (ev.get("responseStatus") or {}).get("code", 0)
+            t = parse_ts(ev.get("requestReceivedTimestamp", ""))
+            aid = ev.get("auditID") or ""
+            if aid.startswith("soak-"):
+                self.hub_audit_soak.setdefault(aid, []).append((t, code))
+                continue
+            if (ev.get("user") or {}).get("username") != SA_USER:
+                continue
+            ref = ev.get("objectRef") or {}
+            ua = ev.get("userAgent", "")
+            if ref.get("resource") == "leases":
+                if 200 <= code < 300:
+                    spec = ((ev.get("responseObject") or {}).get("spec")) or {}
+                    mt = sc.UA_RE.match(ua)
+                    self.lease_writes.append((t, parse_ts(ev.get("stageTimestamp", "")), mt.group(2) if mt else ua,
+                                              spec.get("holderIdentity") or "", spec.get("acquireTime") or "",
+                                              parse_ts(spec.get("acquireTime") or "")))
+                continue
+            what = "%s %s%s %s%s -> %s" % (ev.get("verb"), ref.get("resource"),
+                                          "/" + ref["subresource"] if ref.get("subresource") else "",
+                                          ref["namespace"] + "/" if ref.get("namespace") else "", ref.get("name"), code)
+            self.op_hub_writes.append((t, ua, what))
+
+    def resolve_attempts(self):
+        """The hub's audit log says what became of each load write: the time
+        the hub received the confirmed ones, and whether those whose answer
+        was lost were applied."""
+        self.read_hub_audit()
+        c = collections.Counter()
+        with self.lock:
+            items = list(self.attempt_by_aid.items())
+        for aid, (f, att) in items:
+            seen = self.hub_audit_soak.get(aid) or []
+            ok = [t for t, code in seen if 200 <= code < 300]
+            if att["res"] == "ok":
+                if ok:
+                    att["ts"] = ok[0]
+                    c["confirmed, with the hub's time"] += 1
+                else:
+                    c["answered 2xx, NOT in the hub audit"] += 1
+            elif att["res"] == "maybe":
+                if ok:
+                    att["ts"], att["code"] = ok[0], 200
+                    c["answer lost, applied (hub audit)"] += 1
+                else:
+                    c["answer lost, not applied (hub audit: %s)" % (",".join(str(code) for _, code in seen) or
+                                                                     "no entry")] += 1
+            elif att["res"] == "refused":
+                c["refused"] += 1
+                if ok:
+                    self.violation("hub write %s (%s of %s/%s) answered as not applied (%s) but the hub audit "
+                                   "shows it applied" % (aid, att["kind"], f.ns, f.name, att["code"]))
+        self.attempt_outcomes = c
+        return c
+
+    def read_apiserver_audit(self):
+        """The members' audit logs: creations and deletions of PodGroups, the
+        operator's writes (user writer), and its reads (429s, relists).  A
+        missing or empty audit log fails the run: every check that reads it
+        would pass on nothing."""
+        for m in MEMBERS:
+            path = os.path.join(self.clusters[m].dir, "audit.log")
+            n = 0
+            if os.path.exists(path):
+                for line in open(path, errors="replace"):
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        continue
+                    if ev.get("stage") != "ResponseComplete":
+                        continue
+                    n += 1
+                    code = (ev.get("responseStatus") or {}).get("code", 0)
+                    ref = ev.get("objectRef") or {}
+                    t = parse_ts(ev.get("requestReceivedTimestamp", ""))
+                    verb = ev.get("verb")
+                    writer = (ev.get("user") or {}).get("username") == "writer"   # the operator
+                    if verb in ("get", "list", "watch"):
+                        if writer:
+                            self.member_reads[m].append((t, verb, ref.get("resource") or ev.get("requestURI", ""), code))
+                        continue
+                    if code == 201 and not ref.get("subresource"):  # created (server-side apply creates too)
+                        self.creations[(m, ref.get("namespace"), ref.get("name"))].append(t)
+                    if writer:
+                        self.member_writes[m].append((t, verb, ref.get("namespace"), ref.get("name"), code,
+                                                      ev.get("userAgent", "")))
+                    if verb not in ("delete", "deletecollection") or code >= 300:
+                        continue
+                    self.record_delete(m, (ref.get("namespace"), ref.get("name")), None, t, "apiserver-audit",
+                                       (ev.get("user") or {}).get("username"))
+            self.audit_counts[m] = n
+            if not n:
+                self.violation("%s: the audit log %s is %s: the deletion, writer and fault checks that read it "
+                               "cannot be made" % (m, path, "empty" if os.path.exists(path) else "missing"))
 
     def explain_delete(self, d):
         """Why a member copy may have been deleted, or None.  Reasons starting
@@ -956,8 +1303,9 @@ class Soak:
 
     # -- the load: hub operations --
 
-    def action(self, f, kind, t, result, placed=None, pl=None):
-        rec = {"t": round(t - T0, 3), "op": kind, "fpg": "%s/%s" % (f.ns, f.name), "result": result}
+    def action(self, f, kind, att, result, placed=None, pl=None):
+        rec = {"t": round(att["t"] - T0, 3), "answered": round(att["ta"] - T0, 3), "op": kind,
+               "fpg": "%s/%s" % (f.ns, f.name), "result": result, "outcome": att["res"], "audit_id": att["aid"]}
         if placed is not None:
             rec["placed"] = sorted(placed)
         if pl is not None:
@@ -966,9 +1314,21 @@ class Soak:
             self.actions.write(json.dumps(rec) + "\n")
 
     def history_text(self, f):
-        return "; ".join("%.1fs %s%s" % (t - T0, kind, " " + (",".join(sorted(self.placed_phys(p, t))) or "-")
-                                          if p is not None else "")
-                         for t, kind, p in (f.history if f else [])) or "none"
+        """Every request sent for f: when (sent; hub-received), what, placed
+        where, and what became of it."""
+        out = []
+        for a in (f.attempts if f else []):
+            t = a["ts"] or a["t"]
+            where = (" " + (",".join(sorted(self.placed_phys(a["pl"], t))) or "-")) if a["pl"] is not None else ""
+            if a["res"] == "ok":
+                what = ""
+            elif a["res"] == "maybe":
+                what = " (answer lost: %s)" % ("the hub audit shows %s" % a["code"] if a["ts"] else "NOT in the hub audit")
+            else:
+                what = " (%s %s)" % (a["res"], a["code"])
+            out.append("%.1fs%s %s%s%s" % (a["t"] - T0, " (hub %.1fs)" % (a["ts"] - T0) if a["ts"] else "", a["kind"],
+                                           where, what))
+        return "; ".join(out) or "none"
 
     def fpg_path(self, f):
         return "%s/namespaces/%s/federatedpodgroups/%s" % (FED, f.ns, f.name)
@@ -985,6 +1345,30 @@ class Soak:
                                   "patches": [{"op": "add", "path": "/metadata/labels/" + OVERRIDE_LABEL, "value": "v0"}]}]
         return spec
 
+    def hub_write(self, f, kind, pl, method, path, body, ctype="application/json"):
+        """One hub write of the load, recorded in f.attempts: ok only when the
+        hub answered 2xx (at the time of the answer), refused when it answered
+        that it did not apply it (or never got it), maybe otherwise (the hub
+        audit log decides later).  Returns (attempt, error or None)."""
+        with self.lock:
+            self.aid_seq += 1
+            aid = "soak-%d-%d" % (self.seed, self.aid_seq)
+        att = {"t": time.time(), "ta": None, "kind": kind, "pl": pl, "aid": aid, "res": "pending", "ts": None,
+               "code": None}
+        with self.lock:
+            f.attempts.append(att)
+            self.attempt_by_aid[aid] = (f, att)
+        try:
+            self.hub.admin.request(method, path, body, ctype=ctype, audit_id=aid)
+            err = None
+        except ApiError as e:
+            err = e
+        with self.lock:
+            att["ta"] = time.time()
+            att["code"] = err.status if err else 200
+            att["res"] = "ok" if err is None else "refused" if refused(err) else "maybe"
+        return att, err
+
     def op_create(self, rng):
         with self.lock:
             i = self.next_index
@@ -995,20 +1379,23 @@ class Soak:
         f = Fpg(ns, name, spec, self.placed_phys(spec["placement"], t))
         with self.lock:
             self.fpgs[(ns, name)] = f
-            f.history.append((t, "create", f.pl))
-        try:
-            self.hub.admin.request("POST", "%s/namespaces/%s/federatedpodgroups" % (FED, ns), {
-                "apiVersion": "federation.kclient.io/v1alpha1", "kind": "FederatedPodGroup",
-                "metadata": {"name": name, "namespace": ns}, "spec": spec})
+        att, e = self.hub_write(f, "create", f.pl, "POST", "%s/namespaces/%s/federatedpodgroups" % (FED, ns), {
+            "apiVersion": "federation.kclient.io/v1alpha1", "kind": "FederatedPodGroup",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec})
+        if e is None:
             f.state = "live"
             self.counts["create"] += 1
             self.counts["create-" + f.policy] += 1
             res = "ok"
-        except ApiError as e:
-            f.state = "live" if e.status == 409 else "uncertain"
+        else:
+            # 409: a retry of a create that was applied (the audit log shows the
+            # first attempt); any other refusal: it does not exist
+            f.state = "live" if e.status == 409 else "absent" if att["res"] == "refused" else "uncertain"
+            if e.status == 409:
+                att["res"] = "maybe"
             self.op_errors["create: " + err_class(e)] += 1
             res = str(e)
-        self.action(f, "create " + f.policy, t, res, f.placed, f.pl)
+        self.action(f, "create " + f.policy, att, res, f.placed, f.pl)
 
     def pick(self, rng, states=("live", "uncertain")):
         with self.lock:
@@ -1017,33 +1404,30 @@ class Soak:
 
     def patch_fpg(self, f, ops, kind, pl):
         t = time.time()
-        entry = (t, kind, pl)
         with self.lock:
             before = (f.pl, f.placed)
-            f.history.append(entry)
             if pl is not None:
                 f.pl = pl
                 f.placed = self.placed_phys(pl, t)
         placed = set(f.placed) if pl is not None else None
-        try:
-            self.hub.admin.request("PATCH", self.fpg_path(f), ops, ctype="application/json-patch+json")
+        att, e = self.hub_write(f, kind, pl, "PATCH", self.fpg_path(f), ops, ctype="application/json-patch+json")
+        if e is None:
             f.state = "live"
             self.counts["update"] += 1
             self.counts["update-" + kind] += 1
             res = "ok"
-        except ApiError as e:
+        else:
             if e.status == 404 and f.state == "uncertain":
                 f.state = "absent"  # its create never happened
-            if refused(e):
+            if att["res"] == "refused":
                 # not applied: the model must not expect it (an uncertain
                 # outcome, a transport error or 500/504, stays: it may be)
                 with self.lock:
-                    f.history.remove(entry)
                     if pl is not None and f.pl is pl:
                         f.pl, f.placed = before
             self.op_errors["update: " + err_class(e)] += 1
             res = str(e)
-        self.action(f, "update " + kind, t, res, placed, pl)
+        self.action(f, "update " + kind, att, res, placed, pl)
 
     def op_update_spec(self, rng):
         f = self.pick(rng)
@@ -1069,26 +1453,22 @@ class Soak:
             self.delete_fpg(f)
 
     def delete_fpg(self, f):
-        t = time.time()
-        with self.lock:
-            f.history.append((t, "delete", None))
-        try:
-            self.hub.admin.request("DELETE", self.fpg_path(f))
+        att, e = self.hub_write(f, "delete", None, "DELETE", self.fpg_path(f), None)
+        if e is None:
             f.deleted = True
             f.state = "deleted"
             self.counts["delete"] += 1
             self.counts["delete-" + f.policy] += 1
             res = "ok"
-        except ApiError as e:
+        else:
             if e.status == 404:
+                # gone: deleted by an earlier request (its own audit entry
+                # says so), or never created; this one explains nothing
                 f.deleted = True
                 f.state = "absent" if f.state == "uncertain" else "deleted"
-            elif refused(e):
-                with self.lock:
-                    f.history.remove((t, "delete", None))
             self.op_errors["delete: " + err_class(e)] += 1
             res = str(e)
-        self.action(f, "delete " + f.policy, t, res)
+        self.action(f, "delete " + f.policy, att, res)
 
     def hub_load(self):
         rng = random.Random(self.seed * 1000 + 1)
@@ -1150,10 +1530,16 @@ class Soak:
                 continue
             try:
                 t = time.time()
-                c.admin.request("PATCH", path, {"status": st}, ctype="application/merge-patch+json")
+                o = c.admin.request("PATCH", path, {"status": st}, ctype="application/merge-patch+json")
+                t_ack = time.time()
                 self.status_changes[m] += 1
+                v = (st["phase"], st["running"], st["succeeded"], st["failed"])
+                md = (o or {}).get("metadata") or {}
                 with self.lock:
-                    self.status_log[(m, f.ns, f.name)].append((t, (st["phase"], st["running"], st["succeeded"], st["failed"])))
+                    self.status_log[(m, f.ns, f.name)].append((t, v))
+                    if md.get("resourceVersion"):
+                        self.status_writes[(m, f.ns, f.name)].append((t, t_ack, md["resourceVersion"], md.get("uid"),
+                                                                      sc.status_value(o.get("status"))))
             except ApiError as e:
                 self.op_errors["member status: " + ("not created yet" if e.status == 404 else err_class(e))] += 1
 
@@ -1260,6 +1646,7 @@ class Soak:
                 return
             start = time.time()
             entry = [start, None, kind, target]
+            f["ev"] = self.fault_evidence[id(entry)] = {}   # what the injection itself saw
             with self.lock:
                 self.fault_timeline.append(entry)
             desc = self.do_fault(f)
@@ -1288,12 +1675,25 @@ class Soak:
         if kind == "link-latency":
             p = self.proxies[target]
             p.ctl("latency?ms=%d" % f["ms"])
-            ab.wait(hold)
+            f["ev"]["ms"] = f["ms"]
+            t0 = time.time()
+            # a request of the soak's own through the proxy: the delay is there
+            api = Api(p.listen, self.clusters[target].admin.token, os.path.join(self.clusters[target].dir, "ca.crt"),
+                      timeout=max(10, hold))
+            try:
+                api.request("GET", "/readyz")
+                f["ev"]["rtt"] = time.time() - t0
+            except ApiError as e:
+                f["ev"]["rtt_error"] = str(e)
+            ab.wait(max(0.0, hold - (time.time() - t0)))
             p.ctl("latency?ms=0")
-            return "%d ms for %.1fs" % (f["ms"], hold)
+            return "%d ms for %.1fs (a request through it took %s)" % (
+                f["ms"], hold, "%.0f ms" % (f["ev"]["rtt"] * 1000) if "rtt" in f["ev"] else f["ev"].get("rtt_error"))
         if kind == "link-reset":
+            before = self.proxies[target].ctl("status").get("cuts", 0)
             st = self.proxies[target].ctl("cut-once")
-            return "reset mid-stream (%s connections so far reset by the proxy)" % st.get("cuts")
+            f["ev"]["reset"] = st.get("cuts", 0) - before
+            return "reset mid-stream: %d connections reset (%s so far by the proxy)" % (f["ev"]["reset"], st.get("cuts"))
         if kind in ("member-restart", "hub-restart"):
             self.clusters[target].restart(hold, abort=ab)
             return "stopped, down %.1fs, started again on the same data directory" % hold
@@ -1315,18 +1715,33 @@ class Soak:
                     log("leader-kill skipped: leader %s, ready standbys %d" % (holder, len(standby)))
                     return None
             r.killed = True
+            f["ev"]["killed"] = r.name
             os.kill(r.proc.pid, signal.SIGKILL)
             return "SIGKILL to leader %s (standby %s)" % (r.name, standby[0].name)
         if kind == "compaction":
+            # the link cut first, so the operator's watches stop where they
+            # are; two writes move the revision past anything they saw (a
+            # watch from rv R resumes at R+1, which a compaction at R+1
+            # keeps); compacted; link back: they resume from a compacted
+            # revision and get 410
             c = self.clusters[target]
+            p = self.proxies[target]
             self.compactions += 1
-            c.admin.request("POST", "/api/v1/namespaces/default/configmaps",
-                            {"metadata": {"name": "soak-compact-%d" % self.compactions}})  # moves the revision on
-            r = subprocess.run([LOCAL_CLUSTER, "compact", c.dir], capture_output=True, text=True)
+            cm = "soak-compact-%d" % self.compactions
+            before = p.ctl("status").get("cuts", 0)
+            p.ctl("mode?set=cut")
+            try:
+                c.admin.request("POST", "/api/v1/namespaces/default/configmaps", {"metadata": {"name": cm}})
+                c.admin.request("DELETE", "/api/v1/namespaces/default/configmaps/" + cm)
+                r = subprocess.run([LOCAL_CLUSTER, "compact", c.dir], capture_output=True, text=True)
+                f["ev"]["t_compact"] = time.time()
+            finally:
+                st = p.ctl("mode?set=pass")
             if r.returncode:
                 raise HarnessError("compact %s: %s" % (target, r.stderr.strip()))
-            self.proxies[target].ctl("cut-once")  # watches resume from a compacted revision
-            return "%s; links reset so watches resume from a compacted revision" % r.stdout.strip()
+            f["ev"]["reset"] = st.get("cuts", 0) - before
+            return "%s with its link cut (%d connections reset): watches resume from a compacted revision" % (
+                r.stdout.strip(), f["ev"]["reset"])
         if kind in LIFECYCLE_FAULTS:
             return getattr(self, LIFECYCLE_FAULTS[kind])(target, f, ab)
         if kind == "throttle-429":
@@ -1422,7 +1837,7 @@ class Soak:
         bad = collections.defaultdict(list)
         for k, o in sorted(snap.items()):
             f = self.fpgs.get(k)
-            if not f or f.delete_sent or any(ta >= t_snap - 2 for ta, _, _ in f.history):
+            if not f or f.delete_sent or any(ta >= t_snap - 2 for ta, _, _ in f.touched()):
                 out["changed meanwhile"] += 1
                 continue
             c = cur.get(k)
@@ -1490,6 +1905,9 @@ class Soak:
         try:
             t_cut = time.time()
             t_unk = self.wait_mc(name, lambda mc: self.mc_ready(mc)[0] == "Unknown", 30)
+            if t_unk is None:
+                self.violation("%s: member-force-leave did not bite: MemberCluster %s not Ready=Unknown within 30s of "
+                               "its link being cut (%s)" % (m, name, self.mc_now(name)))
             t_snap = time.time()
             snap = {k: o for k, o in self.member_copies(m).items() if self.copy_cluster(o) == name}
             with self.lock:
@@ -1714,8 +2132,16 @@ class Soak:
     def mc_states(self, keep=False):
         out = {}
         items = self.hub.admin.get(FED + "/memberclusters")["items"]
+        now = time.time()
         for mc in items:
             out[mc["metadata"]["name"]] = (self.mc_ready(mc)[0], bool(mc["metadata"].get("deletionTimestamp")))
+            st = self.mc_ready(mc)
+            rl = self.mc_ready_log[mc["metadata"]["name"]]
+            if not rl or rl[-1][1:] != st:
+                rl.append((now,) + st)
+        for n, rl in self.mc_ready_log.items():
+            if n not in out and rl[-1][1] != "gone":
+                rl.append((now, "gone", None))
         if keep:
             self.last_mcs = {mc["metadata"]["name"]: mc for mc in items}
         return out
@@ -1798,15 +2224,17 @@ class Soak:
                     member = next((m for m, sn in self.serving.items() if sn == n), None)
                 moved = (fm is None or fm.delete_sent or md.get("deletionTimestamp") or member is None or
                          not self.placed_on(fm.pl, member, now) or
-                         any(kind == "placement" and ta >= b[1] - 30 for ta, kind, _ in fm.history))
+                         any(kind == "placement" and ta >= b[1] - 30 for ta, kind, _ in fm.touched()))
                 if not moved:
                     flag(key, "disappeared with no placement change", "it was %s; soak's actions: %s" % (
                         b[0], self.history_text(fm)))
                 continue
             vals = dict((k, e.get(k)) for k in STALE_FIELDS)
             if not e.get("stale"):
-                if now - ep["t0"] > STALE_GRACE:
-                    flag(key, "not stale %ds after Unknown" % STALE_GRACE, str(e))
+                # nobody can write the status while the hub is down or no
+                # leader renews the Lease: the grace starts when one can
+                if now - max(ep["t0"], self.t_no_writer) > STALE_GRACE:
+                    flag(key, "not stale %ds after Unknown (and a leader with a hub)" % STALE_GRACE, str(e))
                 continue
             if b is None:
                 ep["base"][key] = (vals, now)
@@ -2040,6 +2468,331 @@ class Soak:
                     self.explain_delete(d) or "UNEXPLAINED" for d in ds).items())) or "none"))
         return why
 
+    # -- the run as a whole, after the fact --
+
+    def member_of(self, name):
+        """The member a MemberCluster name serves (mN or mN-renamed)."""
+        m = name[:-len("-renamed")] if name.endswith("-renamed") else name
+        return m if m in MEMBERS else None
+
+    def lease_secs(self):
+        def secs(x):
+            x = x.strip()
+            return float(x[:-2]) / 1000 if x.endswith("ms") else float(x.rstrip("s"))
+        return [secs(x) for x in self.a.lease.split(",")]
+
+    def windows_for(self, m):
+        """[(start, end, kind, blocking)]: what may delay member m's statuses:
+        the faults on m, the hub-wide ones (hub restart; a leader killed,
+        until the next term; any other time without a leader), the times its
+        MemberCluster was not Ready=True, and the gaps of the soak's hub watch."""
+        end_all = self.t_flow_end or time.time()
+        out = []
+        for s0, e0, kind, target in self.fault_timeline:
+            e0 = e0 or end_all
+            if kind == "leader-kill":
+                nxt = [tm["start"] for tm in self.terms if tm["start"] >= s0]
+                out.append((s0, max(e0, min(nxt) if nxt else s0 + self.lease_secs()[0]), kind, True))
+            elif kind == "hub-restart" or target == m:
+                out.append((s0, e0, kind, kind not in sc.NON_BLOCKING))
+        for a, b in sc.leader_gaps(self.terms):
+            out.append((a, b, "no-leader", True))
+        for name, rl in self.mc_ready_log.items():
+            if self.member_of(name) != m or name not in self.serving_names(m):
+                continue
+            t_bad = None
+            for t, st, reason in rl:
+                if st != "True" and t_bad is None:
+                    t_bad = t
+                elif st == "True" and t_bad is not None:
+                    out.append((t_bad, t, "member-not-ready", True))
+                    t_bad = None
+            if t_bad is not None:
+                out.append((t_bad, end_all, "member-not-ready", True))
+        for a, b in self.hub_watch_gaps:
+            out.append((a, b, "soak-hub-watch-gap", True))
+        return out
+
+    def serving_names(self, m):
+        return set(n for _, n in self.name_timeline[m])
+
+    def check_flow(self):
+        """Invariant (c): every member status value followed to the hub.  For
+        each member copy: the hub entry's values are the member's in order
+        (never an older one after a newer one), every value the member held
+        for the batch interval + REQUIRED_MARGIN outside fault windows
+        (extended by FAULT_TAIL) reached the entry, and the latency (from when
+        the member was reachable again) is within the bounds."""
+        req_s = STATUS_BATCH_S + REQUIRED_MARGIN
+        t_end = self.t_flow_end or time.time()
+        keys = set(self.status_writes) | set(self.member_events)
+        samples, missing, regressions = [], [], []
+        values = 0
+        wins = {m: self.windows_for(m) for m in MEMBERS}
+        for key in sorted(keys):
+            m, ns, name = key
+            mseq = sc.member_sequence(self.status_writes.get(key, []), self.member_events.get(key, []))
+            values += sum(1 for it in mseq if it["value"] is not None)
+            obs = {n: self.hub_entries.seq[(n, ns, name)] for n in self.serving_names(m)
+                   if (n, ns, name) in self.hub_entries.seq}
+            f = self.fpgs.get((ns, name))
+            cuts = sorted(t for t, kind, _ in (f.touched() if f else []) if kind in ("placement", "delete"))
+            sm, mi, rg = sc.analyse_copy(mseq, obs, wins[m], cuts, t_end, req_s, FAULT_TAIL, STATUS_BATCH_S + 1.0)
+            samples += [x + (m, ns, name) for x in sm]
+            missing += [x + (m, ns, name) for x in mi]
+            regressions += [x + (m, ns, name) for x in rg]
+        with open(os.path.join(self.work, "status-flow.jsonl"), "w") as out:
+            for lat, kinds, t0, v, m, ns, name in samples:
+                out.write(json.dumps({"t": round(t0 - T0, 3), "member": m, "fpg": "%s/%s" % (ns, name), "value": v,
+                                      "latency": round(lat, 3), "faults": kinds}) + "\n")
+            for t0, t1, v, kinds, m, ns, name in missing:
+                out.write(json.dumps({"t": round(t0 - T0, 3), "until": round(t1 - T0, 3), "member": m,
+                                      "fpg": "%s/%s" % (ns, name), "value": v, "MISSING": True, "faults": kinds}) + "\n")
+        lats = [x[0] for x in samples]
+        by_kind = collections.defaultdict(list)
+        for lat, kinds, *_ in samples:
+            for k in kinds:
+                by_kind[k].append(lat)
+        self.flow = {"copies": len(keys), "values": values, "required": len(samples) + len(missing),
+                     "reached": len(samples), "missing": len(missing), "regressions": len(regressions),
+                     "overall": sc.summary(lats), "by_kind": {k: sc.summary(v) for k, v in by_kind.items()},
+                     "hub_events": self.hub_entries.events, "gaps": len(self.hub_watch_gaps),
+                     "required_after": req_s}
+        T = lambda t: "%.1fs" % (t - T0)
+        if regressions:
+            self.violation("status flow: %d hub status entries showed a value out of the member's order (an older "
+                           "value after a newer one, or one the member never had), e.g.:\n  %s" % (
+                               len(regressions), "\n  ".join(
+                                   "%s/%s on %s (entry %s) at %s: %s: %s; member values: %s; hub entry: %s" % (
+                                       ns, name, m, cn, T(t), v, why, self.member_text(m, ns, name),
+                                       self.hub_text(cn, ns, name))
+                                   for cn, t, v, why, m, ns, name in regressions[:6])))
+        if missing:
+            self.violation("status flow: %d member status values held for %.1fs or more (outside fault windows + "
+                           "%.0fs) never reached the hub entry, e.g.:\n  %s" % (
+                               len(missing), req_s, FAULT_TAIL, "\n  ".join(
+                                   "%s/%s on %s: %s from %s to %s (faults: %s); hub entry: %s" % (
+                                       ns, name, m, v, T(t0), T(t1), ",".join(kinds),
+                                       " | ".join(self.hub_text(cn, ns, name) for cn in sorted(self.serving_names(m))))
+                                   for t0, t1, v, kinds, m, ns, name in missing[:6])))
+        p99 = sc.pct(by_kind.get("none", []), 99)
+        if p99 is not None and p99 > LATENCY_P99_NO_FAULT:
+            self.violation("status flow: latency outside faults p99 %.2fs > %.1fs (%d samples)" % (
+                p99, LATENCY_P99_NO_FAULT, len(by_kind["none"])))
+        slow = sorted((x for x in samples if x[0] > LATENCY_MAX), key=lambda x: -x[0])
+        if slow:
+            self.violation("status flow: %d member status values reached the hub more than %.0fs after the member "
+                           "had them (and was reachable), e.g.:\n  %s" % (
+                               len(slow), LATENCY_MAX, "\n  ".join(
+                                   "%s/%s on %s: %s at %s, on the hub %.1fs later (faults: %s)" % (
+                                       ns, name, m, v, T(t0), lat, ",".join(kinds))
+                                   for lat, kinds, t0, v, m, ns, name in slow[:6])))
+        if not samples:
+            self.violation("status flow: no member status value was followed to the hub (%d member copies, %d hub "
+                           "entry changes seen)" % (len(keys), self.hub_entries.events))
+
+    def member_text(self, m, ns, name):
+        seq = sc.member_sequence(self.status_writes.get((m, ns, name), []), self.member_events.get((m, ns, name), []))
+        return ", ".join("%.1fs %s" % (it["t"] - T0, "/".join(map(str, it["value"])) if it["value"] else "deleted")
+                         for it in seq[-8:]) or "none"
+
+    def hub_text(self, cn, ns, name):
+        obs = self.hub_entries.seq.get((cn, ns, name)) or []
+        return "%s: %s" % (cn, ", ".join("%.1fs %s%s" % (t - T0, "/".join(map(str, v)) if v else "absent",
+                                                         " (%s)" % r if r and r != "Observed" else "")
+                                         for t, v, r in obs[-8:]) or "none")
+
+    def check_writers(self):
+        """Invariant (d): at most one writer.  Every write of the operator to
+        the hub (FederatedPodGroups, their status, MemberClusters, their
+        status; the hub audit log) names its replica in the user agent and
+        falls within a leadership term of that replica, reconstructed from
+        the Lease (its writes in the audit log, and the soak's reads), which
+        ends TERM_SLACK after the renew deadline that follows its last renewal."""
+        dur, deadline, retry = self.lease_secs()
+        self.terms = sc.lease_terms(self.lease_writes, self.lease_samples, deadline, 2 * retry, TERM_SLACK)
+        checked, bad = sc.check_writers(self.op_hub_writes, self.terms, TERM_SLACK)
+        self.writer_stats = collections.Counter({"writes checked": checked, "terms": len(self.terms),
+                                                 "Lease writes": len(self.lease_writes),
+                                                 "Lease reads": len(self.lease_samples),
+                                                 "outside a term": len(bad)})
+        if not self.lease_writes:
+            self.violation("one writer: no Lease write in the hub audit log: leadership terms cannot be known")
+        if not checked:
+            self.violation("one writer: no operator write in the hub audit log to check")
+        # a replica that stepped down (lost leadership: it exits) never takes
+        # the Lease again: else it holds it, doing nothing, and no standby can
+        # take over until its exit
+        lost = {}
+        for t, rname, msg, e in self.op_log_events():
+            if msg.startswith("lost leadership") and rname not in lost:
+                lost[rname] = t
+        again = collections.defaultdict(list)
+        for t, t_done, ident, holder, acq, acq_t in self.lease_writes:
+            if ident in lost and holder == ident and t > lost[ident] + 0.2:
+                again[ident].append(t)
+        self.writer_stats["Lease renewals after losing leadership"] = sum(len(v) for v in again.values())
+        for ident, ts in sorted(again.items()):
+            self.violation("one writer: %s logged \"lost leadership\" at %.1fs and then wrote the Lease as its holder "
+                           "%d times (%.1fs..%.1fs): a replica on its way out held the lease, and no standby could "
+                           "take over until it let go (next leader from %s)" % (
+                               ident, lost[ident] - T0, len(ts), min(ts) - T0, max(ts) - T0,
+                               ", ".join("%s at %.1fs" % (tm["id"], tm["start"] - T0) for tm in self.terms
+                                         if tm["start"] > lost[ident])[:80] or "none"))
+        if bad:
+            self.violation("one writer: %d of %d operator writes to the hub were made outside the writer's "
+                           "leadership term (or without its user agent), e.g.:\n  %s" % (
+                               len(bad), checked, "\n  ".join("%.3fs %s %s: %s" % (t - T0, ident, what, why)
+                                                             for t, ident, what, why in bad[:8])))
+
+    def op_log_events(self):
+        """The operators' log lines the fault checks need: [(t, replica, msg, fields)]."""
+        if getattr(self, "_op_logs", None) is not None and self.stopping_ops:
+            return self._op_logs
+        keep = re.compile(r"member cluster probe failed|no answer from|relisting|watch dropped|list failed|"
+                          r"^lease |^retrying |status write failed|started leading|lost leadership|cannot watch")
+        out = []
+        for r in self.replicas:
+            try:
+                fh = open(r.log, errors="replace")
+            except OSError:
+                continue
+            with fh:
+                for raw in fh:
+                    if not raw.startswith("{"):
+                        continue
+                    try:
+                        e = json.loads(raw)
+                    except ValueError:
+                        continue
+                    msg = e.get("msg", "")
+                    if keep.search(msg):
+                        out.append((parse_ts(e.get("ts", "")), r.name, msg, e))
+        out.sort(key=lambda x: x[0])
+        self._op_logs = out
+        return out
+
+    def check_bites(self):
+        """Every fault kind of the plan ran and bit: each fault shows its
+        effect, or the run fails (README, "Faults bite")."""
+        logs = self.op_log_events()
+        proxy_url = {m: "127.0.0.1:%d" % p.listen for m, p in self.proxies.items()}
+        hub_url = "127.0.0.1:%d" % self.hub.port
+        planned = collections.Counter(p["kind"] for p in self.plan)
+        for kind in sorted(planned):
+            if not self.faults_done.get(kind):
+                self.violation("fault kind %s was planned (%d) but never ran (skipped %d): it is not exercised" % (
+                    kind, planned[kind], self.faults_skipped.get(kind, 0)))
+        bad = []
+        for entry in self.fault_timeline:
+            s0, e0, kind, target = entry
+            e0 = e0 or time.time()
+            ev = self.fault_evidence.get(id(entry), {})
+            win = (s0, e0 + BITE_WINDOW)
+            inwin = lambda t, w=win: w[0] <= t <= w[1]
+            proof = None
+            if kind in ("link-cut", "link-blackhole", "member-restart", "member-hang"):
+                names = self.serving_names(target)
+                unk = [t for n in names for t, st, _ in self.mc_ready_log.get(n, []) if st == "Unknown" and inwin(t)]
+                probe = [t for t, _, msg, e in logs if msg == "member cluster probe failed" and e.get("cluster") in names
+                         and inwin(t)]
+                dead = [t for t, _, msg, e in logs if "no answer from" in msg and proxy_url[target] in msg and inwin(t)]
+                if unk or probe or dead:
+                    proof = "; ".join(x for x in (
+                        "Ready=Unknown %.1fs after it began" % (min(unk) - s0) if unk else "",
+                        "%d probe failures logged" % len(probe) if probe else "",
+                        "%d dead links" % len(dead) if dead else "") if x)
+            elif kind == "link-latency":
+                if ev.get("rtt") is not None and ev["rtt"] >= ev.get("ms", 0) / 1000.0:
+                    proof = "a request through the proxy took %.0f ms (%d ms a chunk)" % (ev["rtt"] * 1000, ev["ms"])
+            elif kind == "link-reset":
+                if ev.get("reset", 0) >= 1:
+                    proof = "%d connections reset" % ev["reset"]
+            elif kind == "compaction":
+                t_c = ev.get("t_compact", s0)
+                w = (t_c, e0 + BITE_WINDOW + 10)
+                rel = [t for t, _, msg, _ in logs if msg.startswith("informer podgroups:") and "relisting" in msg
+                       and w[0] <= t <= w[1]]
+                lists = [t for t, verb, res, code in self.member_reads[target] if verb == "list" and res == "podgroups"
+                         and w[0] <= t <= w[1]]
+                if rel and lists:
+                    proof = "the operator relisted (%s) and %s saw its LIST %.1fs after the compaction" % (
+                        next(msg for t, _, msg, _ in logs if t == rel[0])[:120], target, lists[0] - t_c)
+            elif kind == "throttle-429":
+                n429 = [t for t, *_x, code in self.member_reads[target] if code == 429 and inwin(t)]
+                n429 += [w[0] for w in self.member_writes[target] if w[4] == 429 and inwin(w[0])]
+                inc = self.metric_increase(target, "429", s0, e0 + BITE_WINDOW)
+                if n429 or inc:
+                    proof = "%d requests answered 429 (audit), %d (operator metrics)" % (len(n429), inc)
+            elif kind == "leader-kill":
+                new = [tm for tm in self.terms if tm["id"] != ev.get("killed") and s0 <= tm["start"] <=
+                       s0 + self.lease_secs()[0] + BITE_WINDOW]
+                if ev.get("killed") and new:
+                    proof = "Lease holder %s -> %s %.1fs after the kill" % (ev["killed"], new[0]["id"], new[0]["start"] - s0)
+            elif kind == "hub-restart":
+                fail = [t for t, _, msg, _ in logs if inwin(t) and (
+                    re.match(r"informer (federatedpodgroups|memberclusters|secrets): (watch dropped|list failed)", msg)
+                    or re.match(r"lease \S+: (write failed|not renewed)", msg) or (hub_url in msg and "no answer" in msg))]
+                inc = self.metric_increase("hub", "<error>", s0, e0 + BITE_WINDOW)
+                back = [t for t, *_x in self.lease_writes if t > e0]
+                if (fail or inc) and back:
+                    proof = "%d hub failures logged, %d failed requests (metrics); Lease written again %.1fs after" % (
+                        len(fail), inc, min(back) - e0)
+            else:
+                proof = "its own checks"   # lifecycle faults: each checks its effect as it runs
+            if proof:
+                self.bites[kind] += 1
+                ev["proof"] = proof
+            else:
+                bad.append("%s on %s at %.1fs..%.1fs" % (kind, target, s0 - T0, e0 - T0))
+        if bad:
+            self.violation("%d faults did not bite (no effect seen within %.0fs of their end): %s" % (
+                len(bad), BITE_WINDOW, "; ".join(bad)))
+
+    def metric_increase(self, target, code, t1, t2):
+        """How much the operators' rest_client_requests_total{target, code}
+        grew between t1 and t2 (per replica, from the scrapes)."""
+        tot = 0
+        per = collections.defaultdict(list)
+        for t, rname, req in self.metric_series:
+            per[rname].append((t, req.get((target, code), 0)))
+        for rname, ser in per.items():
+            before = [v for t, v in ser if t <= t1]
+            after = [v for t, v in ser if t1 < t <= t2]
+            if after:
+                tot += max(after) - (before[-1] if before else 0)
+        return int(tot)
+
+    def check_goaway(self):
+        """HTTP/2 GOAWAY happened (--goaway-chance on GOAWAY_CLUSTERS): curl
+        (libcurl, HTTP/2) had to open new connections to them and not to the
+        others (goaway_probe, run after the settle); the operators opened
+        connections to each (sampled; more where GOAWAY closes them); the
+        soak's own kubectl watches saw "server sent GOAWAY"; control planes
+        closed connections first (their side in TIME_WAIT) outside restarts."""
+        res = {}
+        for name, c in self.clusters.items():
+            restarts = [(s0, (e0 or time.time()) + 5) for s0, e0, kind, target in self.fault_timeline
+                        if target == name and kind in ("member-restart", "hub-restart", "throttle-429", "member-hang")]
+            ts = self.closes.closes.get(c.port, []) if self.closes else []
+            kubectl = 0
+            for fn in ("hub-watch.err",) if name == "hub" else ("audit-watch-%s.err" % name,):
+                try:
+                    kubectl += open(os.path.join(self.work, fn), errors="replace").read().count("server sent GOAWAY")
+                except OSError:
+                    pass
+            conns, ok = self.goaway_probes.get(name, (0, 0))
+            res[name] = {"curl new connections": max(0, conns - 1), "curl requests ok": ok,
+                         "operator connections": self.op_conns.counts().get(name, 0) if self.op_conns else 0,
+                         "kubectl watches ended by GOAWAY": kubectl,
+                         "closed first by the server (outside restarts)": len(
+                             [t for t in ts if not any(a <= t <= b for a, b in restarts)])}
+        self.goaway = res
+        for name in GOAWAY_CLUSTERS:
+            if res[name]["curl new connections"] < 1:
+                self.violation("GOAWAY: %s runs with --goaway-chance=%g but curl's %d requests over HTTP/2 never had "
+                               "to reconnect (%s)" % (name, GOAWAY_CHANCE, GOAWAY_PROBES, res[name]))
+
     # -- the run --
 
     def run(self):
@@ -2050,9 +2803,10 @@ class Soak:
         log("soak: %ds, seed %d, %d FederatedPodGroups, %d faults planned (%s)" % (
             self.a.duration, self.seed, self.a.fpgs, len(plan),
             ", ".join("%s %d" % (k, n) for k, n in collections.Counter(p["kind"] for p in plan).items())))
+        self.plan = plan
         self.t_soak_start = time.time()
-        loaders = [self.bg("hub-load", self.hub_load), self.bg("member-load", self.member_load),
-                   self.bg("hub-sampler", self.sample_hub)]
+        loaders = [self.bg("hub-load", self.hub_load), self.bg("member-load", self.member_load)]
+        sampler = self.bg("hub-sampler", self.sample_hub)
         monitor = self.bg("stale-monitor", self.stale_monitor)
         faults = self.bg("faults", self.run_faults, plan)
         progress_at = time.time() + 30
@@ -2072,10 +2826,32 @@ class Soak:
         self.t_quiet = time.time()
         if self.harness_errors:
             return
+        res = self.resolve_attempts()
+        log("hub writes of the load, by the hub audit log: %s" % ", ".join("%s %d" % kv for kv in sorted(res.items())))
         log("load and faults stopped; settling (up to %ds)" % self.a.settle)
         self.settle()
+        if self.t_converged and self.t_converged - self.t_last_fault > CONVERGE_BOUND:
+            self.violation("converged %.1fs after the last fault: more than the bound of %.0fs" % (
+                self.t_converged - self.t_last_fault, CONVERGE_BOUND))
+        self.t_flow_end = time.time()
+        self.hub_watch_stop.set()
+        p = self.audit_procs.get("hub")
+        if p and p.poll() is None:
+            p.kill()
+        sampler.join()
+        self.goaway_probes = self.goaway_probe()
         self.why_deleted = self.check_deletions()
         self.stop_operators()
+        self.read_hub_audit()
+        if not self.hub_audit_events:
+            self.violation("hub: the audit log %s is %s: the one-writer and hub-write checks cannot be made" % (
+                os.path.join(self.hub.dir, "audit.log"),
+                "empty" if os.path.exists(os.path.join(self.hub.dir, "audit.log")) else "missing"))
+        log("after-the-fact checks: one writer, status flow, faults bit, GOAWAY")
+        self.check_writers()
+        self.check_flow()
+        self.check_bites()
+        self.check_goaway()
 
     def progress(self):
         with self.lock:
@@ -2177,6 +2953,7 @@ class Soak:
             self.clusters[m].up.set()
 
     def teardown(self):
+        self.hub_watch_stop.set()
         self.stop_load.set()
         self.stop_faults.set()
         self.stop_monitor.set()
@@ -2255,14 +3032,14 @@ class Soak:
             return "lost leadership (exit)"
         return "%s: %s" % (e.get("level"), re.sub(r"\d+", "N", msg)[:80])
 
-    def metrics_totals(self):
+    def metrics_totals(self, replicas=None):
         port_names = {self.hub.port: "hub"}
         for m, p in self.proxies.items():
             port_names[p.listen] = m
         req = collections.Counter()
         other = collections.Counter()
         sample = re.compile(r'^([a-z_]+)(?:\{(.*)\})? ([0-9.eE+-]+)$')
-        for r in self.replicas:
+        for r in (self.replicas if replicas is None else replicas):
             for line in r.metrics_text.splitlines():
                 mt = sample.match(line)
                 if not mt:
@@ -2287,7 +3064,8 @@ class Soak:
         conv = (self.t_converged - self.t_last_fault) if self.t_converged and self.t_last_fault else None
         print("duration: %.0fs of load and faults; setup %s; total %.0fs" % (
             soak, D((self.t_soak_start or T0) - T0), time.time() - T0))
-        print("time to converge after the last fault: %s" % (D(conv) if conv is not None else "DID NOT CONVERGE"))
+        print("time to converge after the last fault: %s (bound %.0fs)" % (
+            D(conv) if conv is not None else "DID NOT CONVERGE", CONVERGE_BOUND))
         never = [k for k in FAULT_WEIGHTS if not self.faults_done.get(k)]
         if never:
             print("fault kinds that did not run: %s" % ", ".join(never))
@@ -2330,6 +3108,31 @@ class Soak:
         print("membership at the end: %s" % ", ".join("%s served by %s" % kv for kv in sorted(self.serving.items())))
         print("stale entries while Ready=Unknown (sampled ~1/s): %s" % (
             ", ".join("%s %d" % kv for kv in sorted(self.stale_stats.items())) or "no Ready=Unknown episode seen"))
+        fl = self.flow
+        if fl:
+            L = lambda x: "%d samples, p50 %.2fs, p99 %.2fs, max %.2fs" % (x[0], x[1], x[2], x[3]) if x[0] else "no samples"
+            print("status flow (member -> hub, one value at a time): %d member copies, %d member values, %d hub entry "
+                  "changes seen (%d watch events, %d gaps); %d values held %.1fs or more outside faults: %d reached the "
+                  "hub, %d missing; %d out of order" % (
+                      fl["copies"], fl["values"], sum(len(v) for v in self.hub_entries.seq.values()), fl["hub_events"],
+                      fl["gaps"], fl["required"], fl["required_after"], fl["reached"], fl["missing"], fl["regressions"]))
+            print("  latency overall: %s (bounds: p99 outside faults <= %.1fs, max <= %.0fs)" % (
+                L(fl["overall"]), LATENCY_P99_NO_FAULT, LATENCY_MAX))
+            for k in sorted(fl["by_kind"], key=lambda k: (k != "none", k)):
+                print("  %-22s %s" % (k + ":" if k != "none" else "outside faults:", L(fl["by_kind"][k])))
+        if self.writer_stats:
+            print("one writer (hub audit): %s; terms: %s" % (
+                ", ".join("%s %d" % kv for kv in sorted(self.writer_stats.items())),
+                ", ".join("%s %.1fs..%.1fs" % (tm["id"], tm["start"] - T0, tm["end"] - T0) for tm in self.terms)))
+        if self.attempt_outcomes:
+            print("hub writes of the load (hub audit): %s" % ", ".join("%s %d" % kv for kv in sorted(self.attempt_outcomes.items())))
+        if self.bites or self.fault_timeline:
+            print("faults that bit: %s" % ", ".join("%s %d/%d" % (k, self.bites.get(k, 0), n) for k, n in sorted(
+                collections.Counter(e[2] for e in self.fault_timeline).items())))
+        if self.goaway:
+            print("HTTP/2 GOAWAY (--goaway-chance=%g on %s):" % (GOAWAY_CHANCE, ", ".join(GOAWAY_CLUSTERS)))
+            for n, d in sorted(self.goaway.items()):
+                print("  %-4s %s" % (n, ", ".join("%s %d" % kv for kv in sorted(d.items()))))
         print("audit: member copies deleted: %s" % (", ".join("%s/%s %d" % (s, w, n) for (s, w), n in sorted(why_deleted.items())) or "none"))
         for line in crashes[:20]:
             self.violation("crash signature in operator log: " + line)
