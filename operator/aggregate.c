@@ -131,11 +131,15 @@ static cJSON *cluster_entry(const entry_in *in)
         return NULL; /* its own clean-up deals with the copy */
     cJSON *e = cJSON_CreateObject();
     cJSON_AddStringToObject(e, "clusterName", m->name);
-    /* a member away: the entry as published, never an older cache's view
-     * (a new leader's cache may lag the old leader's) - it must not regress */
-    const cJSON *src = !m->online && old ? NULL : copy;
+    /* A member away: its entry keeps the values last published - by this
+     * process if it published one (the hub cache may lag our own last
+     * write), else as the hub has them (a new leader: the old one's) - never
+     * a cache's view, which may be older. */
+    const cJSON *pub = st ? st->published : NULL;
+    const cJSON *last = pub ? pub : old;
+    const cJSON *src = !m->online && last ? NULL : copy;
     long gen = src ? copy_generation(in->fpg, src) : -1;
-    add_values(e, src, old, &gen);
+    add_values(e, src, last, &gen);
     const char *uid = kco_jstr(in->fpg, "metadata.uid");
     if (st && st->acked_uid && uid && !strcmp(st->acked_uid, uid) && st->acked_gen > gen)
         gen = st->acked_gen;
@@ -153,6 +157,10 @@ static cJSON *cluster_entry(const entry_in *in)
                             old && same_observation(old, e) && cJSON_IsString(was) ? was->valuestring
                                                                                    : in->now);
     cJSON_Delete(copy);
+    if (m->online && in->placed && (st || (st = kco_track_get(m->track, in->key, 1)))) {
+        cJSON_Delete(st->published);
+        st->published = cJSON_Duplicate(e, 1);
+    }
     return e;
 }
 

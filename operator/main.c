@@ -121,6 +121,9 @@ static void started_leading(kc_lease *l, void *ud)
 {
     (void)l;
     kco_operator *op = ud;
+    if (op->lost_leadership || op->shutting_down)
+        return; /* deposed or stopping: never lead again in this process (the Lease may still
+                   name us while we drain; a renewal then must not restart the work) */
     op->leading = 1;
     kco_log(op->log, 2, "started leading", "identity", op->o.identity, NULL);
     for (kco_member *m = op->members; m; m = m->next) {
@@ -221,7 +224,9 @@ static void shut_down(kco_operator *op)
     kco_log(op->log, 2, "shutting down: finishing writes in flight", NULL);
     if (op->ctl)
         kc_controller_shutdown(op->ctl);
-    uint64_t end = kc_client_now(op->hub) + (uint64_t)op->o.shutdown_grace_ms * 1000000ull;
+    /* deposed: our writes were cancelled when the lease went; nothing to drain */
+    uint64_t grace = op->lost_leadership ? 0 : (uint64_t)op->o.shutdown_grace_ms * 1000000ull;
+    uint64_t end = kc_client_now(op->hub) + grace;
     while (kc_client_now(op->hub) < end &&
            ((op->ctl && !kc_controller_idle(op->ctl)) || !kco_status_idle(op->status)))
         kc_client_run_once(op->hub, 50);

@@ -59,6 +59,7 @@ typedef struct kco_write_state {
     uint64_t acked_at_ns;
     char *removed_uid;      /* the member confirmed the copy of this hub uid removed */
     uint64_t removed_at_ns;
+    cJSON *published;       /* the entry this process last computed while the member was Ready */
     struct kco_write_state *next;
 } kco_write_state;
 

@@ -35,6 +35,7 @@ static void state_free(kco_write_state *s)
     free(s->acked_uid);
     free(s->removed_uid);
     free(s->logged);
+    cJSON_Delete(s->published);
     free(s);
 }
 
