@@ -1690,9 +1690,21 @@ class Soak:
             return "%d ms for %.1fs (a request through it took %s)" % (
                 f["ms"], hold, "%.0f ms" % (f["ev"]["rtt"] * 1000) if "rtt" in f["ev"] else f["ev"].get("rtt_error"))
         if kind == "link-reset":
-            before = self.proxies[target].ctl("status").get("cuts", 0)
-            st = self.proxies[target].ctl("cut-once")
-            f["ev"]["reset"] = st.get("cuts", 0) - before
+            # a reset needs a connection to reset: the link may be idle for a
+            # moment (its member just restarted, a watch between attempts) -
+            # wait for one (up to 15 s) rather than inject a fault that cannot bite
+            px = self.proxies[target]
+            deadline = time.time() + 15
+            before = px.ctl("status").get("cuts", 0)
+            st = {}
+            while True:
+                while px.ctl("status").get("active_conns", 0) < 1 and time.time() < deadline and not ab.is_set():
+                    time.sleep(0.2)
+                st = px.ctl("cut-once")
+                f["ev"]["reset"] = st.get("cuts", 0) - before
+                if f["ev"]["reset"] >= 1 or time.time() >= deadline or ab.is_set():
+                    break
+                time.sleep(0.3)
             return "reset mid-stream: %d connections reset (%s so far by the proxy)" % (f["ev"]["reset"], st.get("cuts"))
         if kind in ("member-restart", "hub-restart"):
             self.clusters[target].restart(hold, abort=ab)
