@@ -129,7 +129,13 @@ small=$(rss 10000)
 large=$(rss 100000)
 echo "peak RSS: 10,000 items ${small} KiB, 100,000 items ${large} KiB"
 expect_grep "$work/out.100000" "checked (dry run) 100000 of 100000" "100,000 items all checked"
-if [ "$large" -le $((small * 110 / 100)) ]; then ok "memory flat (${large} <= 1.1 x ${small} KiB)"; else
+# Flat means no per-item growth: 10x the items may cost a fixed amount more.
+# The bound was 1.1x; on libcurl < 8.1.0 every request now gets a new easy
+# handle (curl#11101 mitigation, transport.c) and the allocator keeps a
+# little more: 17180 vs 15616 KiB (1.100x) in the CI run of 2026-12-02, so
+# the bound is 1.15x - still far below what per-item state would cost
+# (100,000 items of ~200 bytes each: +19 MiB).
+if [ "$large" -le $((small * 115 / 100)) ]; then ok "memory flat (${large} <= 1.15 x ${small} KiB)"; else
 	bad "memory grew: ${large} KiB vs ${small} KiB"; fi
 
 echo "$passed passed, $failed failed"
