@@ -83,6 +83,13 @@ static void add_values(cJSON *e, const cJSON *copy, const cJSON *old, long *gen)
         *gen = (long)kco_jnum(old, "appliedGeneration", -1);
 }
 
+/* The reason and message of an entry whose member is not Ready. */
+static const char *away_reason(const kco_member *m, char *buf, size_t len)
+{
+    snprintf(buf, len, "last known status; %s", m->message ? m->message : "");
+    return strcmp(m->ready, "Unknown") ? "MemberNotReady" : "MemberUnreachable";
+}
+
 static void reason_of(const entry_in *in, const kco_write_state *st, const char **reason,
                       const char **msg, char *buf, size_t len)
 {
@@ -98,8 +105,7 @@ static void reason_of(const entry_in *in, const kco_write_state *st, const char 
         snprintf(buf, len, "the same cluster is served by MemberCluster %s", m->duplicate_of);
         *msg = buf;
     } else if (!m->online) {
-        *reason = strcmp(m->ready, "Unknown") ? "MemberNotReady" : "MemberUnreachable";
-        snprintf(buf, len, "last known status; %s", m->message ? m->message : "");
+        *reason = away_reason(m, buf, len);
         *msg = buf;
     } else if (st && st->reason) {
         *reason = st->reason;
@@ -381,12 +387,12 @@ static void mark_stale_entries(kco_operator *op, cJSON *status)
         if (!m || m->online)
             continue;
         char msg[700];
-        snprintf(msg, sizeof(msg), "last known status; %s", m->message ? m->message : "");
+        const char *reason = away_reason(m, msg, sizeof(msg));
         cJSON_ReplaceItemInObject(e, "stale", cJSON_CreateBool(1));
         if (!cJSON_GetObjectItem(e, "stale"))
             cJSON_AddBoolToObject(e, "stale", 1);
         cJSON_DeleteItemFromObject(e, "reason");
-        cJSON_AddStringToObject(e, "reason", strcmp(m->ready, "Unknown") ? "MemberNotReady" : "MemberUnreachable");
+        cJSON_AddStringToObject(e, "reason", reason);
         cJSON_DeleteItemFromObject(e, "message");
         cJSON_AddStringToObject(e, "message", msg);
     }
