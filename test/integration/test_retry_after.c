@@ -798,8 +798,11 @@ START_TEST(apiserver_429_waits_at_least_retry_after)
 
     curl_slist_free_all(r.hdrs);
     curl_multi_cleanup(r.m);
-    free(w);
+    /* first: freeing c cancels what is still waiting, and that is logged to w
+     * and reported to s */
     kc_client_free(c);
+    kc_error_clear(&s.first);
+    free(w);
     kc_config_free(cfg);
     delete_apf(admin, APF_PREFIX);
     free(level_uid);
