@@ -362,33 +362,46 @@ static long wait_budget_ms(kc_loop *l, long max_wait_ms)
     return wait;
 }
 
-int kc_client_run_once(kc_client *c, long max_wait_ms)
+/* One turn of the loop.  The loop holds a reference to itself meanwhile: a
+ * callback may free the last client on it (kc_client_free from inside a
+ * callback of one of its own requests), and the loop goes only after. */
+static int loop_run_once(kc_loop *l, long max_wait_ms)
 {
-    kc_loop *l = c->loop;
     int running = 0;
+    l->refs++;
     long wait = wait_budget_ms(l, max_wait_ms);
     kc_isolated_prepare_poll(l);
     if (wait > 0 || l->nside) /* the side multi's sockets are only seen through the poll */
         curl_multi_poll(l->multi, l->side_fds, l->nside, (int)wait, NULL);
     curl_multi_perform(l->multi, &running);
+    kc_request_reap(l);
     kc_isolated_run(l);
+    kc_request_reap(l);
     kc_loop_read_messages(l->multi);
     timers_run_due(l);
     kc_request_complete_queue(l);
-    return l->pending;
+    int pending = l->pending;
+    loop_release(l);
+    return pending;
 }
+
+int kc_client_run_once(kc_client *c, long max_wait_ms) { return loop_run_once(c->loop, max_wait_ms); }
 
 int kc_client_run(kc_client *c, long timeout_ms)
 {
-    uint64_t end = timeout_ms < 0 ? UINT64_MAX : kc_client_now(c) + (uint64_t)timeout_ms * 1000000ull;
-    while (c->loop->pending > 0) {
-        uint64_t now = kc_client_now(c);
+    kc_loop *l = c->loop; /* c itself may be freed by a callback meanwhile */
+    l->refs++;
+    uint64_t end = timeout_ms < 0 ? UINT64_MAX : loop_now(l) + (uint64_t)timeout_ms * 1000000ull;
+    while (l->pending > 0) {
+        uint64_t now = loop_now(l);
         if (now >= end)
             break;
         long left = end == UINT64_MAX ? -1 : (long)((end - now) / 1000000ull);
-        kc_client_run_once(c, left);
+        loop_run_once(l, left);
     }
-    return c->loop->pending;
+    int pending = l->pending;
+    loop_release(l);
+    return pending;
 }
 
 void kc_client_wakeup(kc_client *c) { curl_multi_wakeup(c->loop->multi); }
@@ -672,7 +685,22 @@ void kc_client_free(kc_client *c)
         kc_request_cancel_all(c);
         kc_request_complete_queue(c->loop);
         cancel_client_timers(c);
+        /* Freed from inside a callback: the request whose callback runs,
+         * and those that ended inside a stream callback (still in curl's
+         * hands), need the client until the loop has let them go. */
+        if (c->nrequests > 0) {
+            kc_log(c, 3, "client freed inside a callback: %d request(s) end after it",
+                   c->nrequests);
+            c->opts.log = NULL; /* the owner's log state may go with the client */
+            c->freed = 1;
+            return;
+        }
     }
+    kc_client_destroy(c);
+}
+
+void kc_client_destroy(kc_client *c)
+{
     if (c->discovery_free)
         c->discovery_free(c->discovery);
     for (int i = 0; i < c->nheaders; i++) {
@@ -682,7 +710,7 @@ void kc_client_free(kc_client *c)
         if (c->headers[i].token)
             kc_free_secret(c->headers[i].token, strlen(c->headers[i].token));
     }
-    if (c->loop && c->loop->refs > 1)
+    if (c->loop) /* (the loop may stay a moment longer than its clients: loop_run_once) */
         grow_host_budget(c->loop, -c->opts.max_connections);
     loop_release(c->loop);
     free(c->base_url);

@@ -71,6 +71,9 @@ struct kc_request {
     int too_large;
     int cancelled;
     int in_curl_callback;       /* inside on_header/on_body: defer removal */
+    int detached;               /* done while still in its multi (ended inside a
+                                   stream callback): removed at the loop's next
+                                   safe point (kc_request_reap) */
     int counted_stream;
     int aborted_by_stream;
     int refreshed_auth;
@@ -90,6 +93,9 @@ typedef struct kc_loop {
     kc_timer_heap timers;
     struct kc_request *done_head, *done_tail;
     struct kc_request *live_head; /* every request not yet freed, all clients */
+    struct kc_request *zombies;   /* done and reported, still in a multi (detached) */
+    int in_stream_cb;             /* inside an on_open/on_data: curl forbids removing
+                                     transfers, so nothing is removed now */
     int pending;
     int refs;
     long host_budget;             /* CURLMOPT_MAX_HOST_CONNECTIONS: the clients' budgets summed */
@@ -138,6 +144,9 @@ struct kc_client {
     void *discovery;       /* discovery cache, owned by discovery.c */
     void (*discovery_free)(void *);
     int in_free;
+    int nrequests;         /* live requests of this client (request.c) */
+    int freed;             /* kc_client_free ran while requests of it were still
+                              inside their own callbacks: the last one frees it */
     /* dead-link detection for long-lived streams (client.c) */
     int streams_active;
     uint64_t last_rx_ns;      /* last byte from the server, any request (transport.c) */
@@ -154,6 +163,10 @@ struct kc_client {
     kc_header_set headers[KC_HEADER_CACHE];
     int nheaders;
 };
+
+/* Free what kc_client_free deferred: called by request.c when the last
+ * request of a freed client is gone. */
+void kc_client_destroy(kc_client *c);
 
 /* Timer heap (client.c).  kc_loop_timer_add returns the timer itself, valid
  * until it has run (it is freed after its callback) or kc_loop_timer_remove
@@ -189,6 +202,9 @@ void kc_transport_release_easy(kc_loop *l, CURL *e);
 void kc_request_on_transfer_done(kc_request *r, CURLcode rc);
 void kc_request_complete_queue(kc_loop *loop);
 void kc_request_cancel_all(kc_client *c);
+/* Remove the detached requests from their multi and free them: called by
+ * the loop where curl allows it (outside every curl callback). */
+void kc_request_reap(kc_loop *l);
 uint64_t kc_client_timer_at(kc_client *c, uint64_t due_ns, kc_timer_cb cb, void *ud);
 
 /* Send and drive the loop until done (rest.c). */

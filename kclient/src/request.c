@@ -10,6 +10,7 @@ static void start_attempt(kc_request *r);
 static void live_link(kc_client *c, kc_request *r)
 {
     kc_loop *l = c->loop;
+    c->nrequests++;
     r->live_next = l->live_head;
     if (l->live_head)
         l->live_head->live_prev = r;
@@ -24,6 +25,7 @@ static void live_unlink(kc_client *c, kc_request *r)
         c->loop->live_head = r->live_next;
     if (r->live_next)
         r->live_next->live_prev = r->live_prev;
+    c->nrequests--;
 }
 
 static void request_free(kc_request *r)
@@ -99,8 +101,14 @@ static void finish(kc_request *r, const kc_error *err)
     kc_client *c = r->client;
     if (r->state == KC_REQ_DONE)
         return;
-    if (r->state == KC_REQ_ACTIVE && r->easy)
-        curl_multi_remove_handle(r->multi, r->easy);
+    if (r->state == KC_REQ_ACTIVE && r->easy) {
+        if (c->loop->in_stream_cb)
+            r->detached = 1; /* inside a curl callback: kc_request_reap removes it */
+        else
+            curl_multi_remove_handle(r->multi, r->easy);
+    }
+    r->on_data = NULL; /* nothing more reaches the owner, detached or not */
+    r->on_open = NULL;
     disarm_deadline(r);
     if (r->timer_id)
         kc_client_timer_cancel(c, r->timer_id);
@@ -151,10 +159,18 @@ void kc_request_complete_queue(kc_loop *l)
         l->done_head = r->next_done;
         if (!l->done_head)
             l->done_tail = NULL;
-        run_callback(r->client, r);
-        live_unlink(r->client, r);
+        kc_client *c = r->client;
+        run_callback(c, r);
         l->pending--;
+        if (r->detached) { /* still in its multi: freed by kc_request_reap */
+            r->next_done = l->zombies;
+            l->zombies = r;
+            continue;
+        }
+        live_unlink(c, r);
         request_free(r);
+        if (c->freed && c->nrequests == 0)
+            kc_client_destroy(c);
     }
 }
 
@@ -182,6 +198,20 @@ void kc_request_cancel_all(kc_client *c)
     for (kc_request *r = c->loop->live_head; r; r = r->live_next)
         if (r->client == c)
             kc_request_cancel(r);
+}
+
+void kc_request_reap(kc_loop *l)
+{
+    while (l->zombies) {
+        kc_request *r = l->zombies;
+        l->zombies = r->next_done;
+        kc_client *c = r->client;
+        curl_multi_remove_handle(r->multi, r->easy);
+        live_unlink(c, r);
+        request_free(r);
+        if (c->freed && c->nrequests == 0)
+            kc_client_destroy(c);
+    }
 }
 
 /* --- scheduling: backoff, then the token bucket, then the wire --- */
@@ -317,6 +347,8 @@ void kc_request_on_transfer_done(kc_request *r, CURLcode rc)
 {
     kc_client *c = r->client;
     kc_error err = KC_ERROR_INIT;
+    if (r->state == KC_REQ_DONE)
+        return; /* detached: reported already, reaped soon */
     r->state = KC_REQ_WAITING; /* removed from the multi by the caller */
     disarm_deadline(r);
     count_response(c, r, rc);

@@ -55,8 +55,11 @@ static void header_end(kc_request *r)
     curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
     r->http_status = status;
     if (r->on_open && status >= 200 && status < 300) {
+        kc_loop *l = r->client->loop;
         r->in_curl_callback = 1;
+        l->in_stream_cb++;
         r->on_open(status, r->stream_ud);
+        l->in_stream_cb--;
         r->in_curl_callback = 0;
     }
 }
@@ -73,6 +76,8 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
         /* curl ends the head at any line that starts with CR or LF ("\r\r\n"
          * too) and hands it over whole: so must we, or the status is lost */
         header_end(r);
+        if (r->cancelled)
+            return 0; /* cancelled inside on_open: end the transfer now */
     } else if ((v = header_value(buf, len, "Retry-After"))) {
         r->retry_after_header = parse_retry_after(v);
         free(v);
@@ -98,8 +103,11 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
         return 0;
     if (r->on_data && r->http_status >= 200 && r->http_status < 300) {
         r->streamed = 1;
+        kc_loop *l = r->client->loop;
         r->in_curl_callback = 1;
+        l->in_stream_cb++;
         int stop = r->on_data(ptr, len, r->stream_ud);
+        l->in_stream_cb--;
         r->in_curl_callback = 0;
         if (stop || r->cancelled) {
             r->aborted_by_stream = 1;

@@ -109,8 +109,14 @@ typedef struct kc_client_options {
 kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client **out,
                       kc_error *err);
 
-/* Cancel every pending request (their callbacks run with KC_ECANCELLED),
- * then free the client.  NULL is allowed. */
+/* Cancel every pending request (their callbacks run with KC_ECANCELLED
+ * before this returns), then free the client.  NULL is allowed.  cfg may be
+ * freed once this returns.  May be called from inside any callback on the
+ * loop, also one of c's own requests: a completion's request is done
+ * already; a stream whose on_open/on_data is running gets its KC_ECANCELLED
+ * callback once that has returned (its ud must live until then).  The
+ * memory goes once the loop has let the last of them go, in that same turn
+ * of the loop. */
 void kc_client_free(kc_client *c);
 
 kc_config *kc_client_config(kc_client *c);
