@@ -171,15 +171,16 @@ static void report(kc_bulk *b, const char *ns, const char *name, kc_bulk_outcome
         b->o.on_result(b->o.result_ud, &r);
 }
 
-/* Report an active item and let the next one in. */
+/* Report an active item and let the next one in.  Unlinked before it is
+ * reported: on_result may call kc_bulk_cancel, which must not find it. */
 static void finish_item(bulk_item *it, kc_bulk_outcome outcome, const kc_error *err)
 {
     kc_bulk *b = it->bulk;
     if (it->timer_id)
         kc_client_timer_cancel(b->client, it->timer_id);
+    unlink_item(b, it);
     report(b, it->namespace_, it->name, outcome, err, it->attempts, it->first_send_ns,
            it->http_status);
-    unlink_item(b, it);
     item_free(it);
     pump(b);
     check_done(b);
@@ -450,10 +451,7 @@ static void on_page(kc_client *c, const kc_response *resp, const kc_error *err, 
     ls->req = NULL;
     free(ls->cont);
     ls->cont = NULL;
-    if (b->cancelled) {
-        ls->finished = 1;
-        b->input_exhausted = 1;
-    } else if (err->code != KC_OK) {
+    if (err->code != KC_OK) {
         kc_error_copy(&b->input_error, err);
         b->sum.input_failed = 1;
         ls->finished = 1;
@@ -524,8 +522,10 @@ static int pull_from_list(kc_bulk *b, kc_bulk_item *item)
     }
     if (ls->fetching)
         return 0;
-    if (ls->finished || b->cancelled)
+    if (ls->finished)
         return -1;
+    /* also after a cancel: the rest of the matching objects are listed (no
+     * writes) so that each gets its result, none is dropped unseen */
     fetch_page(b);
     return ls->fetching ? 0 : -1;
 }
@@ -720,14 +720,14 @@ static void drain_input(kc_bulk *b)
     kc_bulk_item in;
     while (!b->input_exhausted) {
         int rc = pull(b, &in);
-        if (rc <= 0) {
+        if (rc == 0)
+            break; /* a page of the list is on its way: on_page reports its items */
+        if (rc < 0) {
             b->input_exhausted = 1;
             break;
         }
         take(b, &in);
     }
-    if (b->list.req) /* its callback clears fetching */
-        kc_request_cancel(b->list.req);
 }
 
 void kc_bulk_cancel(kc_bulk *b)
@@ -772,8 +772,9 @@ void kc_bulk_free(kc_bulk *b)
         return;
     if (!b->done && b->client)
         kc_bulk_cancel(b);
-    /* cancelled requests report through the loop; run it until they have */
-    while (b->items && b->client)
+    /* cancelled requests report through the loop, and so do the list's last
+     * pages: run it until they have */
+    while ((b->items || b->list.fetching) && b->client)
         kc_client_run_once(b->client, 100);
     if (b->deadline_timer)
         kc_client_timer_cancel(b->client, b->deadline_timer);

@@ -133,7 +133,11 @@ kc_code kc_bulk_start(kc_client *c, const kc_bulk_options *opts, kc_bulk **out, 
 int kc_bulk_done(const kc_bulk *b);
 
 /* Stop: in-flight requests are cancelled, every item not yet written is
- * reported KC_BULK_CANCELLED.  Safe from callbacks. */
+ * reported KC_BULK_CANCELLED.  With a selector, the pages of the list not
+ * read yet are still read (reads only, nothing more is written) so that
+ * each matching object is reported; a page that cannot be read ends the run
+ * with summary.input_failed and kc_bulk_input_error.  Safe from callbacks,
+ * on_result too. */
 void kc_bulk_cancel(kc_bulk *b);
 
 /* Counts so far (final once kc_bulk_done). */
