@@ -101,6 +101,7 @@ static kc_code setup_loop(kc_client *c, kc_client *share)
     if (share) {
         c->loop = share->loop;
         c->loop->refs++;
+        c->id = ++c->loop->next_client_id;
         grow_host_budget(c->loop, c->opts.max_connections);
         return KC_OK;
     }
@@ -118,6 +119,7 @@ static kc_code setup_loop(kc_client *c, kc_client *share)
     l->clock_ud = c->opts.clock_ud;
     l->refs = 1;
     c->loop = l;
+    c->id = ++l->next_client_id;
     return KC_OK;
 }
 
@@ -133,6 +135,7 @@ static void loop_release(kc_loop *l)
     free(l->timers.items);
     kc_isolated_free(l);
     curl_multi_cleanup(l->multi);
+    kc_sockets_free(l);
     free(l);
 }
 
@@ -459,14 +462,16 @@ static void health_arm(kc_client *c, uint64_t due_ns)
 }
 
 /* Abandon this client's connections: its active transfers fail as if the
- * peer had reset them (watches resume, idempotent requests retry), and no
- * connection made before now carries a request again (transport.c), so a
- * dead HTTP/2 connection is not reused forever.  Other clients on the loop
- * are untouched, and so are fresh_connection requests (their connections
- * are their own, and they have their own timeouts). */
+ * peer had reset them (watches resume, idempotent requests retry), and its
+ * sockets are shut down (sockets.c), so no connection made before now
+ * carries a request again and the next ones share new connections.  Other
+ * clients on the loop keep theirs (a connection two clients share is one
+ * of the client that opened it), and fresh_connection requests too (their
+ * connections are their own, and they have their own timeouts). */
 static void reset_connections(kc_client *c)
 {
-    c->reset_ns = kc_client_now(c);
+    int n = kc_sockets_shutdown_client(c);
+    kc_log(c, 3, "dropping %d connection(s) to %s", n, c->base_url);
     for (kc_request *r = c->loop->live_head; r; r = r->live_next) {
         if (r->client != c || r->state != KC_REQ_ACTIVE || r->fresh_connection)
             continue;

@@ -86,6 +86,12 @@ struct kc_request {
     struct kc_request *live_prev, *live_next; /* every request not yet freed */
 };
 
+/* A socket of the main multi and the client whose transfer opened it. */
+typedef struct kc_socket {
+    curl_socket_t fd;
+    unsigned owner;
+} kc_socket;
+
 /* The loop: one curl multi, the timers and the completion queue, shared by
  * every client made with share_loop. */
 typedef struct kc_loop {
@@ -94,6 +100,9 @@ typedef struct kc_loop {
     struct kc_request *done_head, *done_tail;
     struct kc_request *live_head; /* every request not yet freed, all clients */
     struct kc_request *zombies;   /* done and reported, still in a multi (detached) */
+    kc_socket *sockets;           /* the main multi's open sockets (sockets.c) */
+    size_t nsockets, sockets_cap;
+    unsigned next_client_id;
     int in_stream_cb;             /* inside an on_open/on_data: curl forbids removing
                                      transfers, so nothing is removed now */
     int pending;
@@ -131,6 +140,7 @@ struct kc_client {
     kc_config *cfg;
     kc_client_options opts;
     kc_loop *loop;
+    unsigned id;           /* on the loop: owner of the sockets it opens (sockets.c) */
     char *base_url;        /* server, or https://tls-server-name:port when set */
     char *connect_to;      /* CURLOPT_CONNECT_TO entry when tls-server-name is set */
     struct curl_slist connect_to_list; /* one-entry list pointing at connect_to */
@@ -158,11 +168,19 @@ struct kc_client {
     uint64_t dead_ns;         /* when it was found dead */
     uint64_t link_back_ns;    /* when the server last answered again after a dead link */
     uint64_t dead_links;
-    uint64_t reset_ns;    /* last dead-link reset: older connections are not reused */
     struct kc_link_listener *listeners, *listener_next;
     kc_header_set headers[KC_HEADER_CACHE];
     int nheaders;
 };
+
+/* The client's sockets (sockets.c): curl opens and closes the main multi's
+ * sockets through the loop, which records the client that opened each. */
+void kc_sockets_attach(kc_client *c, CURL *e);
+/* Shut down (not close: curl owns them) every socket c opened; curl then
+ * drops those connections instead of reusing them.  Returns how many. */
+int kc_sockets_shutdown_client(kc_client *c);
+/* After the multi is cleaned up (which closes the last sockets). */
+void kc_sockets_free(kc_loop *l);
 
 /* Free what kc_client_free deferred: called by request.c when the last
  * request of a freed client is gone. */

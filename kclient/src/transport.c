@@ -254,23 +254,10 @@ static void set_method_and_body(kc_request *r, CURL *e)
     }
 }
 
-/* After a dead link was found, a connection made before that moment must
- * never carry a request again (a black-holed socket looks alive to curl).
- * curl measures connection age in whole seconds (age > max means too old),
- * so: a fresh connection during the first two seconds, then a maximum age of
- * (seconds since the reset - 1), which every older connection exceeds. */
-static void avoid_dead_connections(kc_client *c, CURL *e)
-{
-    uint64_t since_s = (kc_client_now(c) - c->reset_ns) / 1000000000ull;
-    if (since_s < 2)
-        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-    else
-        curl_easy_setopt(e, CURLOPT_MAXLIFETIME_CONN, (long)(since_s - 1));
-}
-
-/* Shared connections: wait for a multiplexed one rather than open another,
- * and none from before a dead link was found.  fresh_connection: a new
- * connection, closed after this request, that no other transfer shares. */
+/* Shared connections: wait for a multiplexed one rather than open another;
+ * their sockets are the client's (sockets.c), shut down when its link is
+ * found dead so that none is reused.  fresh_connection: a new connection,
+ * closed after this request, that no other transfer shares. */
 static void set_connection_policy(kc_client *c, const kc_request *r, CURL *e)
 {
     if (r->fresh_connection) {
@@ -279,8 +266,7 @@ static void set_connection_policy(kc_client *c, const kc_request *r, CURL *e)
         return;
     }
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-    if (c->reset_ns)
-        avoid_dead_connections(c, e);
+    kc_sockets_attach(c, e);
 }
 
 /* libcurl before 8.1.0 keeps, on an easy handle, a pointer to the last

@@ -143,7 +143,8 @@ static inline cJSON *kct_proxy_json(const kct_proxy *px, const char *what)
 }
 
 /* One number of /status: "active_conns", "total_conns", "peak_active_conns",
- * "stalled_conns", "closed_conns", "upstream_closed", "cuts". */
+ * "stalled_conns" (open now), "stalls_total" (ever), "closed_conns",
+ * "upstream_closed", "cuts". */
 static inline long kct_proxy_stat(const kct_proxy *px, const char *field)
 {
     cJSON *j = kct_proxy_json(px, "status");

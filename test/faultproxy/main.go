@@ -19,7 +19,7 @@
 //	/conns                          the open connections: id, stalled, bytes each way, age
 //	/reset-peak                     peak_active_conns := active_conns
 //	/status                         {"mode","latency_ms","active_conns","total_conns","cuts",
-//	                                 "peak_active_conns","stalled_conns","stalls_armed",
+//	                                 "peak_active_conns","stalled_conns","stalls_total","stalls_armed",
 //	                                 "closed_conns","upstream_closed"}
 package main
 
@@ -65,6 +65,7 @@ type proxy struct {
 	stallNext      int            // guarded by mu: connections still to be stalled as soon as accepted
 	stallIDs       map[int64]bool // guarded by mu: accept numbers to stall when accepted
 	closedConns    atomic.Int64   // connections ended (either side, or by the proxy)
+	stallsTotal    atomic.Int64   // connections ever stalled (open or since closed)
 	upstreamClosed atomic.Int64   // connections the upstream ended first (EOF or error from it)
 }
 
@@ -230,6 +231,7 @@ func (p *proxy) handle(client net.Conn, id int64) {
 		// established to the client, but nothing is forwarded either way.
 		c.stalled.Store(true)
 		c.blackholed.Store(true)
+		p.stallsTotal.Add(1)
 		log.Printf("conn %d stalled at accept", id)
 	}
 
@@ -322,6 +324,7 @@ type status struct {
 	Cuts           int64  `json:"cuts"`
 	PeakActive     int    `json:"peak_active_conns"`
 	StalledConns   int    `json:"stalled_conns"`
+	StallsTotal    int64  `json:"stalls_total"`
 	StallsArmed    int    `json:"stalls_armed"`
 	ClosedConns    int64  `json:"closed_conns"`
 	UpstreamClosed int64  `json:"upstream_closed"`
@@ -344,6 +347,7 @@ func (p *proxy) status() status {
 		Cuts:           p.cuts.Load(),
 		PeakActive:     p.peakActive,
 		StalledConns:   stalled,
+		StallsTotal:    p.stallsTotal.Load(),
 		StallsArmed:    p.stallNext + len(p.stallIDs),
 		ClosedConns:    p.closedConns.Load(),
 		UpstreamClosed: p.upstreamClosed.Load(),
@@ -407,6 +411,7 @@ func (p *proxy) stall(which string) error {
 		if c.id == id {
 			c.stalled.Store(true)
 			c.blackholed.Store(true)
+			p.stallsTotal.Add(1)
 			log.Printf("conn %d stalled", id)
 			return nil
 		}
