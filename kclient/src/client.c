@@ -365,13 +365,13 @@ static long wait_budget_ms(kc_loop *l, long max_wait_ms)
     return wait;
 }
 
-/* One turn of the loop.  The loop holds a reference to itself meanwhile: a
- * callback may free the last client on it (kc_client_free from inside a
- * callback of one of its own requests), and the loop goes only after. */
-static int loop_run_once(kc_loop *l, long max_wait_ms)
+/* One turn of the loop.  The caller holds a reference to the loop
+ * meanwhile: a callback may free the last client on it (kc_client_free
+ * from inside a callback of one of its own requests), and the loop goes
+ * only after the turn. */
+static int loop_turn(kc_loop *l, long max_wait_ms)
 {
     int running = 0;
-    l->refs++;
     long wait = wait_budget_ms(l, max_wait_ms);
     kc_isolated_prepare_poll(l);
     if (wait > 0 || l->nside) /* the side multi's sockets are only seen through the poll */
@@ -383,12 +383,17 @@ static int loop_run_once(kc_loop *l, long max_wait_ms)
     kc_loop_read_messages(l->multi);
     timers_run_due(l);
     kc_request_complete_queue(l);
-    int pending = l->pending;
+    return l->pending;
+}
+
+int kc_client_run_once(kc_client *c, long max_wait_ms)
+{
+    kc_loop *l = c->loop;
+    l->refs++;
+    int pending = loop_turn(l, max_wait_ms);
     loop_release(l);
     return pending;
 }
-
-int kc_client_run_once(kc_client *c, long max_wait_ms) { return loop_run_once(c->loop, max_wait_ms); }
 
 int kc_client_run(kc_client *c, long timeout_ms)
 {
@@ -400,7 +405,7 @@ int kc_client_run(kc_client *c, long timeout_ms)
         if (now >= end)
             break;
         long left = end == UINT64_MAX ? -1 : (long)((end - now) / 1000000ull);
-        loop_run_once(l, left);
+        loop_turn(l, left);
     }
     int pending = l->pending;
     loop_release(l);
