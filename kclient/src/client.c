@@ -101,7 +101,6 @@ static kc_code setup_loop(kc_client *c, kc_client *share)
     if (share) {
         c->loop = share->loop;
         c->loop->refs++;
-        c->id = ++c->loop->next_client_id;
         grow_host_budget(c->loop, c->opts.max_connections);
         return KC_OK;
     }
@@ -119,7 +118,6 @@ static kc_code setup_loop(kc_client *c, kc_client *share)
     l->clock_ud = c->opts.clock_ud;
     l->refs = 1;
     c->loop = l;
-    c->id = ++l->next_client_id;
     return KC_OK;
 }
 
@@ -168,6 +166,7 @@ kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client *
         kc_client_free(c);
         return rc;
     }
+    c->id = ++c->loop->next_client_id; /* owner of the sockets it opens (sockets.c) */
     if (getenv("SSLKEYLOGFILE")) /* libcurl would write TLS session keys there */
         kc_log(c, 1, "warning: SSLKEYLOGFILE is set: TLS session keys (which decrypt tokens on "
                      "the wire) are written to that file");
