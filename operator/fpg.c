@@ -16,7 +16,6 @@
 
 typedef struct recon {
     kco_operator *op;
-    kc_controller *ctl;
     char *key, *ns, *name;
     cJSON *fpg; /* the hub object (owned) */
     int outstanding;
@@ -133,7 +132,8 @@ static void maybe_finish(recon *r)
     if (r->failures)
         kco_log(r->op->log, 1, "reconcile failed", "key", r->key, "error",
                 r->first_error ? r->first_error : "?", NULL);
-    kc_controller_finish(r->ctl, r->key, res, 0);
+    if (r->op->ctl) /* gone at shutdown: the hub client's free cancels what is left */
+        kc_controller_finish(r->op->ctl, r->key, res, 0);
     recon_free(r);
 }
 
@@ -474,7 +474,8 @@ static void apply_member(recon *r, kco_member *m, kco_write_state *st, const cJS
      * back; look again shortly in case that event was a drift */
     if (st && st->acked_hash == h && st->acked_uid && uid && !strcmp(st->acked_uid, uid) &&
         now - st->acked_at_ns < 5000000000ull) {
-        kc_controller_enqueue_after(r->ctl, r->key, 5000 - (long)((now - st->acked_at_ns) / 1000000ull));
+        if (r->op->ctl)
+            kc_controller_enqueue_after(r->op->ctl, r->key, 5000 - (long)((now - st->acked_at_ns) / 1000000ull));
         free(body);
         return;
     }
@@ -492,7 +493,8 @@ static int just_removed(const recon *r, const kco_write_state *st)
     uint64_t now = kc_client_now(r->op->hub);
     if (now - st->removed_at_ns >= 5000000000ull)
         return 0;
-    kc_controller_enqueue_after(r->ctl, r->key, 5000 - (long)((now - st->removed_at_ns) / 1000000ull));
+    if (r->op->ctl)
+        kc_controller_enqueue_after(r->op->ctl, r->key, 5000 - (long)((now - st->removed_at_ns) / 1000000ull));
     return 1;
 }
 
@@ -737,7 +739,7 @@ kc_reconcile_result kco_reconcile(kc_controller *ctl, const char *key, long *aft
     if (!r)
         return KC_RECONCILE_ERROR; /* out of memory: retried with backoff */
     r->op = op;
-    r->ctl = ctl;
+    (void)ctl; /* op->ctl: NULL once freed, which a late callback must see */
     r->key = strdup(key);
     r->ns = strndup(key, (size_t)(slash - key));
     r->name = strdup(slash + 1);

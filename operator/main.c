@@ -247,7 +247,9 @@ static void free_all(kco_operator *op)
     kc_informer_stop(op->mc_inf);
     kco_members_free(op);
     kc_informer_stop(op->secret_inf);
-    kc_controller_free(op->ctl);
+    kc_controller *ctl = op->ctl;
+    op->ctl = NULL; /* the hub requests cancelled below end reconciles: they must not finish on it */
+    kc_controller_free(ctl);
     kc_client_free(op->hub);
     kc_config_free(op->hub_cfg);
     kco_httpd_stop(op->metrics_httpd);

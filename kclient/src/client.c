@@ -692,7 +692,7 @@ void kc_client_free(kc_client *c)
     c->health_timer = NULL;
     if (c->loop) {
         kc_request_cancel_all(c);
-        kc_request_complete_queue(c->loop);
+        kc_request_complete_client(c->loop, c);
         cancel_client_timers(c);
         /* Freed from inside a callback: the request whose callback runs,
          * and those that ended inside a stream callback (still in curl's

@@ -219,6 +219,7 @@ void kc_transport_release_easy(kc_loop *l, CURL *e);
 /* Request engine (request.c). */
 void kc_request_on_transfer_done(kc_request *r, CURLcode rc);
 void kc_request_complete_queue(kc_loop *loop);
+void kc_request_complete_client(kc_loop *loop, kc_client *c);
 void kc_request_cancel_all(kc_client *c);
 /* Remove the detached requests from their multi and free them: called by
  * the loop where curl allows it (outside every curl callback). */

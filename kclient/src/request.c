@@ -152,6 +152,23 @@ static void run_callback(kc_client *c, kc_request *r)
         r->cb(c, &resp, &r->outcome, r->ud);
 }
 
+/* Runs the callback of r, already out of the done queue, and lets it go. */
+static void complete_one(kc_loop *l, kc_request *r)
+{
+    kc_client *c = r->client;
+    run_callback(c, r);
+    l->pending--;
+    if (r->detached) { /* still in its multi: freed by kc_request_reap */
+        r->next_done = l->zombies;
+        l->zombies = r;
+        return;
+    }
+    live_unlink(c, r);
+    request_free(r);
+    if (c->freed && c->nrequests == 0)
+        kc_client_destroy(c);
+}
+
 void kc_request_complete_queue(kc_loop *l)
 {
     while (l->done_head) {
@@ -159,18 +176,29 @@ void kc_request_complete_queue(kc_loop *l)
         l->done_head = r->next_done;
         if (!l->done_head)
             l->done_tail = NULL;
-        kc_client *c = r->client;
-        run_callback(c, r);
-        l->pending--;
-        if (r->detached) { /* still in its multi: freed by kc_request_reap */
-            r->next_done = l->zombies;
-            l->zombies = r;
-            continue;
+        complete_one(l, r);
+    }
+}
+
+/* Only c's: the callbacks of other clients on a shared loop must not run
+ * inside kc_client_free(c), where their owners do not expect them. */
+void kc_request_complete_client(kc_loop *l, kc_client *c)
+{
+    for (;;) {
+        kc_request *prev = NULL, *r = l->done_head;
+        while (r && r->client != c) {
+            prev = r;
+            r = r->next_done;
         }
-        live_unlink(c, r);
-        request_free(r);
-        if (c->freed && c->nrequests == 0)
-            kc_client_destroy(c);
+        if (!r)
+            return;
+        if (prev)
+            prev->next_done = r->next_done;
+        else
+            l->done_head = r->next_done;
+        if (l->done_tail == r)
+            l->done_tail = prev;
+        complete_one(l, r);
     }
 }
 

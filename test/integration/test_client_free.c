@@ -248,6 +248,38 @@ START_TEST(free_other_in_on_data)
 }
 END_TEST
 
+/* kc_client_free(m) runs m's callbacks only: a hub request ended (here
+ * cancelled) whose callback is still due runs at the loop's next turn, not
+ * inside the member's free, where its owner is tearing the member down
+ * (the operator's use-after-free of a MemberCluster finalizer request, soak
+ * seed 336732). */
+START_TEST(free_member_leaves_hub_callbacks_to_the_loop)
+{
+    kc_config *cfg = kct_config(NULL, "kubeconfig");
+    kc_client *hub = kct_client(cfg, NULL);
+    kc_client_options mo = {.share_loop = hub};
+    kc_client *m = kct_client(cfg, &mo);
+    probe p = {.victim = NULL};
+    req_ud hu = {&p, 0, 0, 0}, mu = {&p, 0, 0, 0};
+    kc_request_spec spec = {.method = "GET", .path = "/api/v1/namespaces/default", .max_attempts = 1};
+    kc_request *hr = NULL;
+    kc_error err = KC_ERROR_INIT;
+    KCT_OK(kc_request_send(hub, &spec, on_done, &hu, &hr, &err), &err);
+    send_get(m, WATCH_NS, &mu, on_data_quiet, NULL);
+    kc_request_cancel(hr); /* ended: its callback waits for the loop */
+    ck_assert_int_eq(hu.done, 0);
+    kc_client_free(m);
+    ck_assert_int_eq(mu.done, 1);
+    ck_assert_int_eq(mu.code, KC_ECANCELLED);
+    ck_assert_msg(hu.done == 0, "the hub's callback ran inside kc_client_free of the member");
+    kc_client_run_once(hub, 0);
+    ck_assert_int_eq(hu.done, 1);
+    ck_assert_int_eq(hu.code, KC_ECANCELLED);
+    kc_client_free(hub);
+    kc_config_free(cfg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("client_free");
@@ -258,6 +290,7 @@ int main(void)
     tcase_add_test(tc, free_member_in_on_open);
     tcase_add_test(tc, free_self_in_completion);
     tcase_add_test(tc, free_other_in_on_data);
+    tcase_add_test(tc, free_member_leaves_hub_callbacks_to_the_loop);
     suite_add_tcase(s, tc);
     return kct_run_suite(s);
 }

@@ -527,6 +527,7 @@ class Soak:
         self.expect_released = [] # (member, key, uid): Orphan strays that must stay, labels removed
         self.expect_gone = []     # (member, key, uid): Delete strays that must go
         self.hung = {}            # member -> pid stopped with SIGSTOP
+        self.stale_pending = []   # stale episodes over, some changes still to compare
         self.member_writes = collections.defaultdict(list)  # member -> (t, verb, ns, name, code, user agent) by writer
         self.lifecycle = collections.Counter()   # figures of the lifecycle faults
         self.stale_stats = collections.Counter()
@@ -2133,13 +2134,15 @@ class Soak:
                             continue
                         ep = episodes.setdefault(n, {"name": n, "t0": t_loop, "base": {}, "flagged": set(),
                                                      "samples": 0, "entries": 0, "bad": collections.defaultdict(list),
-                                                     "mc": None})
+                                                     "mc": None, "deferred": []})
                         self.check_stale(ep, fpgs, time.time())
             except ApiError:
                 pass
+            self.report_episodes(wait=False)
             self.stop_monitor.wait(max(0.2, 1.0 - (time.time() - t_loop)))
         for ep in episodes.values():
             self.end_episode(ep)
+        self.report_episodes(wait=True)
 
     def mc_states(self, keep=False):
         out = {}
@@ -2158,20 +2161,54 @@ class Soak:
             self.last_mcs = {mc["metadata"]["name"]: mc for mc in items}
         return out
 
+    def settle_deferred(self, ep, wait):
+        """Changes seen while the member could not be read are compared with
+        the copy once the member answers again (up to 30 s after the
+        episode). True when none is left."""
+        while ep["deferred"]:
+            key, b, vals, t, deleting = ep["deferred"][0]
+            why = self.stale_change(ep["name"], key, b[0], vals, since=t)
+            if why.startswith("defer") and time.time() < ep["t_end"] + 30:
+                if not wait:
+                    return False
+                time.sleep(1.0)
+                continue
+            ep["deferred"].pop(0)
+            if why.startswith("ok"):
+                self.stale_stats["entries moved to what the member has (checked later)"] += 1
+            elif key not in ep["flagged"]:
+                ep["flagged"].add(key)
+                ep["bad"]["changed (regressed) while stale"].append("%s/%s at %.1fs%s: %s at %.1fs, then %s (%s)" % (
+                    key[0], key[1], t - T0, " (being deleted)" if deleting else "", b[0], b[1] - T0, vals, why))
+        return True
+
     def end_episode(self, ep):
+        """The episode is over; reported once its deferred changes are
+        decided (see settle_deferred)."""
+        ep["t_end"] = time.time()
+        self.stale_pending.append(ep)
+        self.report_episodes(wait=False)
+
+    def report_episodes(self, wait):
+        for ep in list(self.stale_pending):
+            if self.settle_deferred(ep, wait):
+                self.stale_pending.remove(ep)
+                self.report_episode(ep)
+
+    def report_episode(self, ep):
         self.stale_stats["episodes"] += 1
         self.stale_stats["samples"] += ep["samples"]
         self.stale_stats["entries compared"] += ep["entries"]
         log("stale check: %s Ready=Unknown for %.1fs: %d samples, %d entries followed, %d flagged" % (
-            ep["name"], time.time() - ep["t0"], ep["samples"], ep["entries"], len(ep["flagged"])))
+            ep["name"], ep["t_end"] - ep["t0"], ep["samples"], ep["entries"], len(ep["flagged"])))
         for what, items in sorted(ep["bad"].items()):
             self.stale_stats["entries flagged: " + what] += len(items)
             self.violation("%d status entries of %s %s while it was Ready=Unknown (from %.1fs, %.1fs long; the "
                            "MemberCluster when first flagged: %s), e.g.:\n  %s" % (
-                               len(items), ep["name"], what, ep["t0"] - T0, time.time() - ep["t0"], ep["mc"],
+                               len(items), ep["name"], what, ep["t0"] - T0, ep["t_end"] - ep["t0"], ep["mc"],
                                "\n  ".join(items[:4])))
 
-    def stale_change(self, n, key, old, new):
+    def stale_change(self, n, key, old, new, since=None):
         """An entry of Ready=Unknown MemberCluster n changed from old to new:
         "ok ..." when new is what the member really has (the operator may get
         an answer between the link coming back and the member being Ready
@@ -2179,9 +2216,10 @@ class Soak:
         with self.lock:
             m = next((x for x, sn in self.serving.items() if sn == n), None)
             hung = m in self.hung
+        since = since or time.time()
         if m is None:
             return "no member is served by %s" % n
-        if hung:
+        if hung and since >= time.time() - 1:
             return "%s is stopped (SIGSTOP): nothing can have been observed" % m
         ag_old, ag_new = old.get("appliedGeneration") or 0, new.get("appliedGeneration") or 0
         if ag_new < ag_old:
@@ -2190,8 +2228,16 @@ class Soak:
             c = self.clusters[m].admin.get("%s/namespaces/%s/podgroups/%s" % (pg_base(MEMBERS[m]["api"]), key[0], key[1]))
         except ApiError as e:
             c = None
+            if e.status is None:
+                # the member went away again (restart, cut) after answering
+                # the operator: decided once it answers the soak
+                return "defer: cannot read the copy on %s to compare: %s" % (m, e)
             if e.status != 404:
                 return "cannot read the copy on %s to compare: %s" % (m, e)
+            fm = self.fpgs.get(key)
+            if since < time.time() - 1 and (fm is None or fm.delete_sent or
+                                            any(ta >= since - 30 for ta, _, _ in fm.touched())):
+                return "ok: the copy went since (its FederatedPodGroup was changed or deleted)"
         if ag_new > ag_old:
             have = ((c or {}).get("metadata", {}).get("annotations") or {}).get(ANN_GEN)
             if not have or int(have) < ag_new:
@@ -2204,7 +2250,7 @@ class Soak:
         if counts(new) == cur:
             return "ok: the copy's status"
         with self.lock:
-            recent = [v for t, v in self.status_log.get((m, key[0], key[1]), []) if t >= time.time() - 30]
+            recent = [v for t, v in self.status_log.get((m, key[0], key[1]), []) if t >= since - 30]
         if counts(new) in recent:
             return "ok: a status the member had"
         return "the copy on %s has %s" % (m, cur)
@@ -2253,7 +2299,10 @@ class Soak:
                 ep["entries"] += 1
             elif vals != b[0]:
                 why = self.stale_change(n, key, b[0], vals)
-                if why.startswith("ok"):
+                if why.startswith("defer"):
+                    ep["deferred"].append((key, b, vals, now, deleting))
+                    ep["base"][key] = (vals, now)
+                elif why.startswith("ok"):
                     ep["base"][key] = (vals, now)   # an answer that did come (link back, Unknown not cleared yet)
                     self.stale_stats["entries moved to what the member has"] += 1
                 else:

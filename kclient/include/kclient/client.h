@@ -116,7 +116,8 @@ kc_code kc_client_new(kc_config *cfg, const kc_client_options *opts, kc_client *
  * already; a stream whose on_open/on_data is running gets its KC_ECANCELLED
  * callback once that has returned (its ud must live until then).  The
  * memory goes once the loop has let the last of them go, in that same turn
- * of the loop. */
+ * of the loop.  Only c's callbacks run inside it: those of other clients
+ * sharing the loop, also ones already due, run at the loop's next turn. */
 void kc_client_free(kc_client *c);
 
 kc_config *kc_client_config(kc_client *c);
