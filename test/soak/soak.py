@@ -2228,7 +2228,7 @@ class Soak:
             c = self.clusters[m].admin.get("%s/namespaces/%s/podgroups/%s" % (pg_base(MEMBERS[m]["api"]), key[0], key[1]))
         except ApiError as e:
             c = None
-            if e.status is None:
+            if not e.status:   # 0: transport
                 # the member went away again (restart, cut) after answering
                 # the operator: decided once it answers the soak
                 return "defer: cannot read the copy on %s to compare: %s" % (m, e)

@@ -236,12 +236,14 @@ def analyse_copy(mseq, obs_by_name, windows, cuts, t_end, req_s, tail, pre=None)
     regressions): samples [(latency, kinds, t, value)] for required values
     that reached the hub; latency from the value's time or, when the member
     was unreachable then (or became so less than pre, default req_s, after
-    it), from the end of that window."""
+    it), from the end of that window, less the time of the blocking windows
+    between then and its arrival."""
     # a value written less than pre before the path was cut may not have been
     # delivered before it: its latency counts from the end of that window too
     pre = req_s if pre is None else pre
     blocking = merge_windows([(s - pre, e) for s, e, k, b in windows if b])
     blocking_tail = merge_windows([(s, e + tail) for s, e, k, b in windows if b])
+    blocking_raw = merge_windows([(s, e) for s, e, k, b in windows if b])
     regressions = []
     for name, obs in sorted(obs_by_name.items()):
         for t, v, why in check_order(mseq, obs):
@@ -264,7 +266,10 @@ def analyse_copy(mseq, obs_by_name, windows, cuts, t_end, req_s, tail, pre=None)
             missing.append((t0, t1, it["value"], fault_kinds_between(t0, t1, windows, tail) or ["none"]))
             continue
         h = min(hs)
-        lat = max(0.0, h - start)
+        # a window that began after the member was reachable again (a leader
+        # killed before it delivered) holds the value up too: its time is not
+        # the operator's latency
+        lat = max(0.0, (h - start) - overlap_len(start, h, blocking_raw))
         samples.append((lat, fault_kinds_between(t0, max(h, t0), windows, tail) or ["none"], t0, it["value"]))
     return samples, missing, regressions
 

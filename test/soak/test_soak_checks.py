@@ -139,6 +139,14 @@ class Copy(unittest.TestCase):
         samples, _, _ = sc.analyse_copy(m, obs, w, [], 60.0, 1.1, 5.0)
         self.assertEqual(round(samples[1][0], 2), 1.5)    # from 25.5
 
+    def test_window_after_reachable_not_counted(self):
+        m = mseq(A, B)            # B at 20 while cut until 25; the leader
+        # killed at 27 (no leader until 37); the new leader delivers at 38
+        w = [(15.0, 25.0, "link-cut", True), (27.0, 37.0, "leader-kill", True)]
+        obs = {"m1": [(10.2, A, "Observed"), (38.0, B, "Observed")]}
+        samples, _, _ = sc.analyse_copy(m, obs, w, [], 60.0, 1.1, 5.0)
+        self.assertEqual(round(samples[1][0], 2), 3.0)    # 25..27 and 37..38
+
     def test_cut_by_placement_change(self):
         m = mseq(A, B)
         samples, missing, _ = sc.analyse_copy(m, {"m1": [(10.2, A, "Observed")]}, [], [20.5], 60.0, 1.1, 5.0)
