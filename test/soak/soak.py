@@ -2598,7 +2598,9 @@ class Soak:
                    if (n, ns, name) in self.hub_entries.seq}
             f = self.fpgs.get((ns, name))
             cuts = sorted(t for t, kind, _ in (f.touched() if f else []) if kind in ("placement", "delete"))
-            sm, mi, rg = sc.analyse_copy(mseq, obs, wins[m], cuts, t_end, req_s, FAULT_TAIL, STATUS_BATCH_S + 1.0)
+            dels = [t for t, kind, _ in (f.touched() if f else []) if kind == "delete"]
+            sm, mi, rg = sc.analyse_copy(mseq, obs, wins[m], cuts, t_end, req_s, FAULT_TAIL, STATUS_BATCH_S + 1.0,
+                                         gone=min(dels) if dels else None)
             samples += [x + (m, ns, name) for x in sm]
             missing += [x + (m, ns, name) for x in mi]
             regressions += [x + (m, ns, name) for x in rg]

@@ -225,13 +225,14 @@ def fault_kinds_between(a, b, windows, tail):
     return sorted(set(k for s, e, k, _ in windows if s <= b and e + tail >= a))
 
 
-def analyse_copy(mseq, obs_by_name, windows, cuts, t_end, req_s, tail, pre=None):
+def analyse_copy(mseq, obs_by_name, windows, cuts, t_end, req_s, tail, pre=None, gone=None):
     """One member copy: mseq (member_sequence), obs_by_name {clusterName:
     hub observations} for the MemberCluster names that served this member,
     windows [(s, e, kind, blocking)] of the faults that concern it, cuts
     (sorted times after which its values need not reach the hub: placement
-    changes and deletion of its FederatedPodGroup, sent), t_end (end of the
-    observation).  A value is required when it stood at least req_s outside
+    changes and deletion of its FederatedPodGroup, sent), gone (when its
+    deletion was first sent: no value after it is required), t_end (end of
+    the observation).  A value is required when it stood at least req_s outside
     the blocking windows extended by tail.  Returns (samples, missing,
     regressions): samples [(latency, kinds, t, value)] for required values
     that reached the hub; latency from the value's time or, when the member
@@ -253,6 +254,8 @@ def analyse_copy(mseq, obs_by_name, windows, cuts, t_end, req_s, tail, pre=None)
         if it["value"] is None:
             continue
         t0 = it["t"]
+        if gone is not None and t0 >= gone:
+            continue   # its hub object is going: the entry goes with it
         t1 = mseq[i + 1]["t"] if i + 1 < len(mseq) else t_end
         t1 = min([t1] + [c for c in cuts if c >= t0])
         if t1 <= t0:

@@ -147,6 +147,13 @@ class Copy(unittest.TestCase):
         samples, _, _ = sc.analyse_copy(m, obs, w, [], 60.0, 1.1, 5.0)
         self.assertEqual(round(samples[1][0], 2), 3.0)    # 25..27 and 37..38
 
+    def test_value_after_deletion_not_required(self):
+        m = mseq(A, B)            # its FederatedPodGroup deleted at 19.9; B at 20
+        samples, missing, _ = sc.analyse_copy(m, {"m1": [(10.2, A, "Observed")]}, [], [19.9], 60.0, 1.1, 5.0,
+                                              gone=19.9)
+        self.assertEqual(missing, [])
+        self.assertEqual(len(samples), 1)
+
     def test_cut_by_placement_change(self):
         m = mseq(A, B)
         samples, missing, _ = sc.analyse_copy(m, {"m1": [(10.2, A, "Observed")]}, [], [20.5], 60.0, 1.1, 5.0)
