@@ -124,6 +124,14 @@ static void recon_free(recon *r)
     free(r);
 }
 
+/* Reconcile r's key again 5 s after since_ns (none once the controller is
+ * gone at shutdown). */
+static void look_again(const recon *r, uint64_t now, uint64_t since_ns)
+{
+    if (r->op->ctl)
+        kc_controller_enqueue_after(r->op->ctl, r->key, 5000 - (long)((now - since_ns) / 1000000ull));
+}
+
 static void maybe_finish(recon *r)
 {
     if (r->outstanding > 0)
@@ -474,8 +482,7 @@ static void apply_member(recon *r, kco_member *m, kco_write_state *st, const cJS
      * back; look again shortly in case that event was a drift */
     if (st && st->acked_hash == h && st->acked_uid && uid && !strcmp(st->acked_uid, uid) &&
         now - st->acked_at_ns < 5000000000ull) {
-        if (r->op->ctl)
-            kc_controller_enqueue_after(r->op->ctl, r->key, 5000 - (long)((now - st->acked_at_ns) / 1000000ull));
+        look_again(r, now, st->acked_at_ns);
         free(body);
         return;
     }
@@ -493,8 +500,7 @@ static int just_removed(const recon *r, const kco_write_state *st)
     uint64_t now = kc_client_now(r->op->hub);
     if (now - st->removed_at_ns >= 5000000000ull)
         return 0;
-    if (r->op->ctl)
-        kc_controller_enqueue_after(r->op->ctl, r->key, 5000 - (long)((now - st->removed_at_ns) / 1000000ull));
+    look_again(r, now, st->removed_at_ns);
     return 1;
 }
 
